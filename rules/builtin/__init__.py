@@ -1,0 +1,1 @@
+"""Built-in rules. Every module in this package is imported by ``all_rules()``."""
