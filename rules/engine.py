@@ -1,0 +1,94 @@
+"""Evaluate every enabled rule over an inventory and turn hits into findings.
+
+Pure: the same inventory, configuration and ``as_of`` always give the same findings in the same order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from nhiwarden.config import Config
+from nhiwarden.errors import ConfigError
+from nhiwarden.findings import CredentialRef, Finding, IdentityRef, Severity, fingerprint
+from nhiwarden.model import Inventory
+from nhiwarden.rules import all_rules
+from nhiwarden.rules.base import Hit, Rule, RuleContext
+from nhiwarden.rules.controls import controls_for, parse_controls
+
+
+def effective_params(rule: Rule, config: Config) -> dict[str, Any]:
+    """Rule defaults, then the global thresholds the rule uses, then the rule's own overrides."""
+    params = dict(rule.params)
+    for key, value in config.thresholds.model_dump().items():
+        if key in params:
+            params[key] = value
+    override = config.rules.get(rule.id)
+    if override:
+        unknown = set(override.params) - set(rule.params)
+        if unknown:
+            raise ConfigError(
+                f"unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(rule.params) or 'none'}",
+                file=config.source,
+                field=f"rules.{rule.id}.params",
+            )
+        params.update(override.params)
+    return params
+
+
+def enabled_rules(config: Config) -> list[Rule]:
+    rules = all_rules()
+    unknown = set(config.rules) - set(rules)
+    if unknown:
+        raise ConfigError(f"unknown rule id {sorted(unknown)[0]!r}", file=config.source, field="rules")
+    out = []
+    for rule in rules.values():
+        override = config.rules.get(rule.id)
+        enabled = override.enabled if override and override.enabled is not None else rule.enabled_by_default
+        if enabled:
+            out.append(rule)
+    return out
+
+
+def evaluate(inventory: Inventory, *, as_of: datetime, config: Config | None = None) -> list[Finding]:
+    """All findings of all enabled rules, worst first, then by rule and identity."""
+    config = config or Config()
+    findings: dict[str, Finding] = {}
+    for rule in enabled_rules(config):
+        ctx = RuleContext(
+            inventory=inventory,
+            as_of=as_of,
+            params=effective_params(rule, config),
+            include_system=config.include_system,
+        )
+        override = config.rules.get(rule.id)
+        for hit in rule.check(ctx):
+            if rule.providers and hit.identity.provider not in rule.providers:
+                continue
+            finding = _to_finding(rule, hit, override.severity if override else None)
+            findings.setdefault(finding.id, finding)
+    return sorted(
+        findings.values(),
+        key=lambda f: (-f.severity.rank, f.rule_id, f.identity.uid, f.credential.uid if f.credential else ""),
+    )
+
+
+def _to_finding(rule: Rule, hit: Hit, severity_override: Severity | None) -> Finding:
+    credential = hit.credential
+    controls = controls_for(rule.id, hit.identity.provider)
+    for extra in hit.controls:
+        if extra not in controls:
+            controls.append(extra)
+    return Finding(
+        id=fingerprint(rule.id, hit.identity.uid, credential.uid if credential else None),
+        rule_id=rule.id,
+        severity=severity_override or hit.severity or rule.severity,
+        title=rule.title,
+        identity=IdentityRef.of(hit.identity),
+        credential=CredentialRef.of(credential) if credential else None,
+        message=hit.message,
+        evidence=hit.evidence,
+        controls=controls,
+        compliance=parse_controls(controls),
+        remediation=list(rule.remediation),
+    )
