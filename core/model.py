@@ -79,6 +79,11 @@ class Credential(_Model):
     static: bool = Field(description="Long-lived secret (True) or short-lived/federated (False).")
     interactive: bool = Field(default=False, description="Lets a person sign in (console password).")
     locations: list[str] = Field(default_factory=list, description="Where copies are stored, if known.")
+    provisional: bool = Field(
+        default=False,
+        description="uid/id are placeholders from a bulk API (e.g. an AWS credential-report slot); the "
+        "scanner asks the provider to resolve them, for credentials with findings only, before reporting.",
+    )
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @property

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nhiwarden.errors import ConfigError
-from nhiwarden.model import Scope, ScopeResult
+from nhiwarden.model import Credential, Scope, ScopeResult
 
 
 class ProviderSettings(BaseModel):
@@ -101,6 +101,14 @@ class Provider(ABC):
 
         Raise ``ScopeError`` (or let an SDK error escape) when the scope cannot be scanned; the scanner
         records the scope as ``error`` with a redacted reason.
+        """
+
+    def resolve(self, scope: Scope, result: ScopeResult, credentials: list[Credential]) -> None:
+        """Replace provisional credentials (``provisional=True``) that have findings with precise ones.
+
+        Called after a first rule evaluation with only those credentials, so per-item API calls are
+        spent on flagged items alone; the scanner then evaluates the rules again. Edit the
+        ``Identity.credentials`` lists in ``result`` in place. Default: nothing to resolve.
         """
 
     def doctor(self, scope: Scope) -> list[DoctorCheck]:
