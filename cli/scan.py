@@ -1,0 +1,71 @@
+"""``nhiwarden scan`` and ``nhiwarden inventory``: read-only discovery and judgement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from nhiwarden.errors import UsageError
+
+from .options import (
+    AsOfOpt,
+    ConcurrencyOpt,
+    ConfigOpt,
+    FailOnOpt,
+    FormatOpt,
+    OutputOpt,
+    ProviderOpt,
+    parse_as_of,
+    with_provider_flags,
+)
+from .run import ScanArgs, emit, execute, exit_code, parse_fail_on, parse_formats, wants_progress
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scan")(scan)
+    app.command("inventory")(inventory)
+
+
+@with_provider_flags
+def scan(
+    *,
+    provider: ProviderOpt = None,
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    fail_on: FailOnOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    provider_settings: dict[str, dict[str, Any]],
+) -> int:
+    """Scan providers (read-only) and report findings. Exit 0 clean, 1 findings at/above --fail-on,
+    2 usage or config error, 3 a scope could not be scanned."""
+    formats = parse_formats(format)
+    args = ScanArgs(provider, config, parse_as_of(as_of), provider_settings, concurrency)
+    report, cfg = execute(args, show_progress=wants_progress(formats, output))
+    threshold = parse_fail_on(fail_on, cfg)
+    emit(report, formats, output, Console())
+    return exit_code(report, threshold)
+
+
+@with_provider_flags
+def inventory(
+    *,
+    provider: ProviderOpt = None,
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    provider_settings: dict[str, dict[str, Any]],
+) -> int:
+    """List every identity and credential found (read-only), without judging them."""
+    formats = parse_formats(format)
+    if set(formats) - {"table", "json"}:
+        raise UsageError("inventory --format: choose table and/or json")
+    args = ScanArgs(provider, config, parse_as_of(as_of), provider_settings, concurrency)
+    report, _cfg = execute(args, show_progress=wants_progress(formats, output))
+    emit(report, formats, output, Console(), inventory=True)
+    return 3 if report.failed_scopes else 0
