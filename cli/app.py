@@ -6,6 +6,7 @@ could not be scanned, 4 internal error (a bug: run with --debug for the tracebac
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -13,13 +14,10 @@ from typing import Annotated
 
 import click
 import typer
-from rich.console import Console
-
 from nhiwarden import __version__
 from nhiwarden.errors import NhiwardenError
 from nhiwarden.redact import redact
-
-import importlib
+from rich.console import Console
 
 EXIT_INTERNAL = 4
 
@@ -71,7 +69,7 @@ for _name in COMMANDS:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; never let a traceback reach the user unless --debug asks for it."""
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     command = typer.main.get_command(app)
     try:
         rc = command.main(args=argv, prog_name="nhiwarden", standalone_mode=False)

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-
 from nhiwarden.errors import UsageError
+from rich.console import Console
 
 from .options import AsOfOpt, FormatOpt, OutputOpt, ProviderOpt, parse_as_of, split_list, with_provider_flags
 from .run import ScanArgs, emit, execute, exit_code, parse_fail_on, parse_formats, wants_progress

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from nhiwarden.redact import redact
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-
-from nhiwarden.redact import redact
 
 from .options import ConfigOpt, ProviderOpt, with_provider_flags
 from .run import EXIT_OK, EXIT_SCOPE_FAILED, choose_providers

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-
 from nhiwarden.errors import UsageError
 from nhiwarden.providers import load_provider, provider_names
 
@@ -37,18 +36,20 @@ ProviderOpt = Annotated[
 ]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Config file (default: ./nhiwarden.yaml when present).", dir_okay=False),
+    typer.Option(
+        "--config", "-c", help="Config file (default: ./nhiwarden.yaml when present).", dir_okay=False
+    ),
 ]
 AsOfOpt = Annotated[
     str | None,
-    typer.Option(
-        "--as-of", help="Evaluate every age as of this date or time (ISO 8601, UTC). Default: now."
-    ),
+    typer.Option("--as-of", help="Evaluate every age as of this date or time (ISO 8601, UTC). Default: now."),
 ]
 FormatOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--format", "-f", help="Output format(s), repeatable or comma-separated: table, json, ... (default: table)."
+        "--format",
+        "-f",
+        help="Output format(s), repeatable or comma-separated: table, json, ... (default: table).",
     ),
 ]
 OutputOpt = Annotated[
@@ -130,7 +131,9 @@ def provider_flag_specs() -> list[tuple[str, str, str, inspect.Parameter]]:
                 continue
             py_type, kind = _cli_type(info.annotation)
             decls = [flag] if kind != "bool" else [f"{flag}/{flag.replace('--', '--no-', 1)}"]
-            option = typer.Option(*decls, help=info.description or "", rich_help_panel=panel, show_default=False)
+            option = typer.Option(
+                *decls, help=info.description or "", rich_help_panel=panel, show_default=False
+            )
             pname = f"{name}__{field}".replace("-", "_")
             param = inspect.Parameter(
                 pname, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[py_type, option]

@@ -6,10 +6,9 @@ import json
 from typing import Annotated, Any
 
 import typer
+from nhiwarden.errors import UsageError
 from rich.console import Console
 from rich.table import Table
-
-from nhiwarden.errors import UsageError
 
 from .options import ConfigOpt
 
@@ -84,7 +83,9 @@ def show_rule(
         return 0
     console = Console()
     console.print(f"[bold]{d['id']}[/] — {d['title']}")
-    console.print(f"severity: {d['severity']}   enabled: {'yes' if d['enabled'] else 'no'}   version: {d['version']}")
+    console.print(
+        f"severity: {d['severity']}   enabled: {'yes' if d['enabled'] else 'no'}   version: {d['version']}"
+    )
     console.print(f"applies to: {', '.join(d['providers'])}")
     console.print(f"\n{d['rationale']}\n")
     for k, v in d["params"].items():

@@ -10,9 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
 from nhiwarden.config import Config, load_config
 from nhiwarden.errors import UsageError
 from nhiwarden.findings import Severity
@@ -20,6 +17,8 @@ from nhiwarden.providers import provider_names
 from nhiwarden.report import Report
 from nhiwarden.reports import EXTENSIONS, FORMATS, render
 from nhiwarden.scanner import ScanRequest, ScopeEvent, run_scan
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .options import split_list
 
@@ -90,7 +89,9 @@ def _progress(enabled: bool) -> Iterator[Any]:
         if event.result is None:
             tasks[key] = progress.add_task(f"{event.provider}:{event.scope}", total=1)
         else:
-            progress.update(tasks[key], completed=1, description=f"{event.provider}:{event.scope} {event.result.status}")
+            progress.update(
+                tasks[key], completed=1, description=f"{event.provider}:{event.scope} {event.result.status}"
+            )
 
     with progress:
         yield on_progress
@@ -132,7 +133,12 @@ def plan_outputs(formats: list[str], outputs: list[str] | None) -> dict[str, Pat
 
 
 def emit(
-    report: Report, formats: list[str], outputs: list[str] | None, console: Console, *, inventory: bool = False
+    report: Report,
+    formats: list[str],
+    outputs: list[str] | None,
+    console: Console,
+    *,
+    inventory: bool = False,
 ) -> None:
     """Write every requested format; the table goes to a terminal with colour."""
     from nhiwarden.reports import inventory as inventory_view
@@ -165,7 +171,9 @@ def parse_fail_on(value: str | None, config: Config) -> Severity | None:
     try:
         return Severity(value.lower())
     except ValueError:
-        raise UsageError(f"--fail-on: {value!r} is not one of critical, high, medium, low, info, none") from None
+        raise UsageError(
+            f"--fail-on: {value!r} is not one of critical, high, medium, low, info, none"
+        ) from None
 
 
 def exit_code(report: Report, fail_on: Severity | None) -> int:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-
 from nhiwarden.errors import UsageError
+from rich.console import Console
 
 from .options import (
     AsOfOpt,
@@ -38,6 +38,20 @@ def scan(
     output: OutputOpt = None,
     fail_on: FailOnOpt = None,
     concurrency: ConcurrencyOpt = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="A previous JSON report: only findings new since it count for the exit code and CI outputs.",
+            dir_okay=False,
+        ),
+    ] = None,
+    fail_on_expired_exceptions: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-expired-exceptions", help="Exit 1 when an exception in the config has expired."
+        ),
+    ] = False,
     provider_settings: dict[str, dict[str, Any]],
 ) -> int:
     """Scan providers (read-only) and report findings. Exit 0 clean, 1 findings at/above --fail-on,
@@ -46,8 +60,16 @@ def scan(
     args = ScanArgs(provider, config, parse_as_of(as_of), provider_settings, concurrency)
     report, cfg = execute(args, show_progress=wants_progress(formats, output))
     threshold = parse_fail_on(fail_on, cfg)
+    if baseline is not None:
+        from nhiwarden.reports.baseline import apply_baseline
+        from nhiwarden.reports.json_report import load
+
+        report = apply_baseline(report, load(baseline), file=str(baseline))
     emit(report, formats, output, Console())
-    return exit_code(report, threshold)
+    code = exit_code(report, threshold)
+    if code == 0 and fail_on_expired_exceptions and any(e.expired for e in report.exceptions):
+        code = 1
+    return code
 
 
 @with_provider_flags

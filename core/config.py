@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
 from nhiwarden.errors import ConfigError
 from nhiwarden.findings import Severity
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_FILES = ("nhiwarden.yaml", "nhiwarden.yml")
 

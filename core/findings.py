@@ -10,9 +10,8 @@ import hashlib
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from nhiwarden.model import Credential, Identity
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Severity(StrEnum):

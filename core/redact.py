@@ -16,8 +16,10 @@ _secrets: set[str] = set()
 # Shapes of secrets that may appear in API error text even when never registered. The ``keep`` group
 # is the harmless prefix left in place so the message still says what was masked.
 _PATTERNS = [
-    re.compile(r"(?P<keep>(?i:aws_secret_access_key|secret_access_key|secretaccesskey)[\"']?\s*[=:]\s*[\"']?)"
-               r"[A-Za-z0-9/+]{40}"),
+    re.compile(
+        r"(?P<keep>(?i:aws_secret_access_key|secret_access_key|secretaccesskey)[\"']?\s*[=:]\s*[\"']?)"
+        r"[A-Za-z0-9/+]{40}"
+    ),
     re.compile(r"\b(?:hvs|hvb|hvr|s|b)\.[A-Za-z0-9_-]{20,}\b"),  # Vault/OpenBao tokens
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
     re.compile(r"(?P<keep>(?i:bearer)\s+)[A-Za-z0-9._~+/=-]{16,}"),

@@ -11,11 +11,10 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from nhiwarden import __version__
 from nhiwarden.findings import Finding, Severity
 from nhiwarden.model import Identity, ScopeResult
+from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 

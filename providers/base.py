@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from nhiwarden.errors import ConfigError
 from nhiwarden.model import Credential, Scope, ScopeResult
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class ProviderSettings(BaseModel):

@@ -33,5 +33,5 @@ def render(report: Report, fmt: str) -> str:
     """Render ``report`` in format ``fmt``."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-    module: _Renderer = importlib.import_module(FORMATS[fmt])  # type: ignore[assignment]
+    module: _Renderer = importlib.import_module(FORMATS[fmt])
     return module.render(report)

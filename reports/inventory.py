@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from io import StringIO
 
+from nhiwarden.report import Report
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-
-from nhiwarden.report import Report
 
 from .table import scopes_table
 
@@ -47,7 +46,12 @@ def renderable(report: Report) -> RenderableType:
 
 def render(report: Report, fmt: str = "table", width: int = 100) -> str:
     if fmt == "json":
-        return report.model_dump_json(indent=2, include={"schema_version", "tool", "scan", "scopes", "identities"}) + "\n"
+        return (
+            report.model_dump_json(
+                indent=2, include={"schema_version", "tool", "scan", "scopes", "identities"}
+            )
+            + "\n"
+        )
     buffer = StringIO()
     Console(file=buffer, width=width, color_system=None).print(renderable(report))
     return buffer.getvalue()

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from io import StringIO
 
+from nhiwarden.findings import Severity
+from nhiwarden.report import Report
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-
-from nhiwarden.findings import Severity
-from nhiwarden.report import Report
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",

@@ -12,7 +12,6 @@ from importlib import resources
 from typing import Any
 
 import yaml
-
 from nhiwarden.findings import Control
 
 _DATA = resources.files("nhiwarden.rules") / "data"

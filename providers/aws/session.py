@@ -11,9 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
-from botocore.config import Config as BotoConfig
-
 from nhiwarden.providers import CallLog
 from nhiwarden.providers.aws import errors
 from nhiwarden.providers.aws.settings import AwsSettings
@@ -25,10 +22,14 @@ SESSION_NAME = "nhiwarden-scan"
 
 def base_session(settings: AwsSettings) -> Any:
     """A boto3 Session from the standard credential chain or the named profile."""
+    import boto3
+
     return boto3.Session(profile_name=settings.profile, region_name=settings.region)
 
 
 def client_config(settings: AwsSettings) -> Any:
+    from botocore.config import Config as BotoConfig
+
     # botocore's own retries are off: RetryPolicy retries instead, with an injectable sleep and
     # Retry-After support, and each attempt is counted by the before-send hook.
     return BotoConfig(
@@ -116,6 +117,8 @@ def assume_role(
     creds = response["Credentials"]
     register_secret(creds.get("SecretAccessKey"))
     register_secret(creds.get("SessionToken"))
+    import boto3
+
     return boto3.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],

@@ -33,9 +33,7 @@ def int_param(ctx: RuleContext, rule_id: str, name: str, *, minimum: int = 0) ->
     """An integer parameter; a wrong type or value is a config error naming the field."""
     value = ctx.params.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(
-            f"must be an integer >= {minimum}, got {value!r}", field=f"rules.{rule_id}.params.{name}"
-        )
+        raise ConfigError(f"must be an integer >= {minimum}, got {value!r}", field=f"rules.{rule_id}.params.{name}")
     return value
 
 

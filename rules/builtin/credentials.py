@@ -96,10 +96,7 @@ def rotation_overdue(ctx: RuleContext) -> Iterator[Hit]:
             yield Hit(
                 identity=identity,
                 credential=credential,
-                message=(
-                    f"{label(credential)} of {identity.name} is {age} days old "
-                    f"(rotate every {threshold} days)"
-                ),
+                message=(f"{label(credential)} of {identity.name} is {age} days old (rotate every {threshold} days)"),
                 evidence={
                     "created_at": iso(credential.created_at),
                     "age_days": age,

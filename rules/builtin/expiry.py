@@ -47,9 +47,7 @@ def credential_expiring(ctx: RuleContext) -> Iterator[Hit]:
             yield Hit(
                 identity=identity,
                 credential=credential,
-                message=(
-                    f"{label(credential)} of {identity.name} expires {when} (warning window {window} days)"
-                ),
+                message=(f"{label(credential)} of {identity.name} expires {when} (warning window {window} days)"),
                 evidence={
                     "expires_at": iso(credential.expires_at),
                     "days_left": days_left,

@@ -107,11 +107,7 @@ def human_use(ctx: RuleContext) -> Iterator[Hit]:
         if not machine and not marked:
             continue
         first = interactive[0]
-        why = (
-            f"also has {', '.join(label(c) for c in machine)}"
-            if machine
-            else "is marked as a non-human identity"
-        )
+        why = f"also has {', '.join(label(c) for c in machine)}" if machine else "is marked as a non-human identity"
         yield Hit(
             identity=identity,
             credential=first,

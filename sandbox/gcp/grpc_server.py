@@ -1,0 +1,206 @@
+"""Fake ``google.iam.admin.v1.IAM`` gRPC service for the real google-cloud-iam client (insecure channel).
+
+Implements ListServiceAccounts (paged), ListServiceAccountKeys (unpaged, no exposure fields — like the
+real proto) and GetIamPolicy on a service account, from the shared ``Store``. Errors are real
+``google.rpc.Status`` values with ErrorInfo / RetryInfo details, so ``google.api_core.exceptions``
+surfaces them exactly as against Google. It never returns private key material or logs a token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent import futures
+from typing import Any
+
+import grpc
+
+from nhiwarden.sandbox.gcp.errors import ApiError, from_fault, permission_denied, unauthenticated
+from nhiwarden.sandbox.gcp.store import LoggedRequest, Project, Store, paginate
+
+SERVICE = "google.iam.admin.v1.IAM"
+_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    503: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+class GrpcServer:
+    """The fake IAM admin service on a free loopback port; ``address`` is ``127.0.0.1:PORT``."""
+
+    def __init__(self, store: Store, require_auth: bool = True) -> None:
+        from google.cloud.iam_admin_v1 import types as iam
+        from google.iam.v1 import iam_policy_pb2, policy_pb2
+
+        self.store = store
+        self.require_auth = require_auth
+        self._iam = iam
+        self._policy_pb2 = policy_pb2
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        handlers = {
+            "ListServiceAccounts": grpc.unary_unary_rpc_method_handler(
+                self._wrap("ListServiceAccounts", self._list_accounts),
+                request_deserializer=iam.ListServiceAccountsRequest.deserialize,
+                response_serializer=iam.ListServiceAccountsResponse.serialize,
+            ),
+            "ListServiceAccountKeys": grpc.unary_unary_rpc_method_handler(
+                self._wrap("ListServiceAccountKeys", self._list_keys),
+                request_deserializer=iam.ListServiceAccountKeysRequest.deserialize,
+                response_serializer=iam.ListServiceAccountKeysResponse.serialize,
+            ),
+            "GetIamPolicy": grpc.unary_unary_rpc_method_handler(
+                self._wrap("GetIamPolicy", self._get_policy),
+                request_deserializer=iam_policy_pb2.GetIamPolicyRequest.FromString,
+                response_serializer=policy_pb2.Policy.SerializeToString,
+            ),
+        }
+        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        self.address = f"127.0.0.1:{port}"
+
+    def start(self) -> GrpcServer:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop(grace=None)
+
+    # --- plumbing ------------------------------------------------------------------------------
+    def _wrap(self, rpc: str, fn: Callable[[Any], Any]) -> Callable[[Any, grpc.ServicerContext], Any]:
+        def handler(request: Any, context: grpc.ServicerContext) -> Any:
+            metadata = dict(context.invocation_metadata())
+            header = str(metadata.get("authorization", ""))
+            with self.store.lock:
+                authed = header.startswith("Bearer ") and header[7:] in self.store.tokens
+            target = _target(request)
+            try:
+                if self.require_auth and not authed:
+                    raise unauthenticated()
+                fault = self.store.take_fault(rpc)
+                if fault is not None:
+                    raise from_fault(fault.status, "iam.googleapis.com", fault.retry_after)
+                response = fn(request)
+            except ApiError as err:
+                self.store.record(LoggedRequest("grpc", rpc, target, _fields(request), None, err.code, authed))
+                context.abort_with_status(_status(err))
+                raise  # unreachable: abort_with_status raises
+            self.store.record(LoggedRequest("grpc", rpc, target, _fields(request), None, 200, authed))
+            return response
+
+        return handler
+
+    def _project(self, name: str, permission: str) -> Project:
+        ref = name.split("/")[1] if name.startswith("projects/") else name
+        project = self.store.project(ref)
+        if project is None or project.denied:
+            raise permission_denied(permission, f"projects/{ref}")
+        return project
+
+    # --- RPCs ----------------------------------------------------------------------------------
+    def _list_accounts(self, request: Any) -> Any:
+        iam = self._iam
+        project = self._project(request.name, "iam.serviceAccounts.list")
+        with self.store.lock:
+            accounts = list(project.accounts.values())
+        page = paginate(accounts, request.page_token or None, request.page_size, self.store.page_size)
+        if page is None:
+            raise ApiError(400, "Invalid page token.")
+        chunk, nxt = page
+        return iam.ListServiceAccountsResponse(
+            accounts=[
+                iam.ServiceAccount(
+                    name=f"projects/{project.project_id}/serviceAccounts/{a.email}",
+                    project_id=project.project_id,
+                    unique_id=a.unique_id,
+                    email=a.email,
+                    display_name=a.display_name,
+                    description=a.description,
+                    oauth2_client_id=a.unique_id,
+                    etag=b"MDEwMjE5MjA=",
+                    disabled=a.disabled,
+                )
+                for a in chunk
+            ],
+            next_page_token=nxt,
+        )
+
+    def _list_keys(self, request: Any) -> Any:
+        iam = self._iam
+        project, account = self._account(request.name, "iam.serviceAccountKeys.list")
+        wanted = {iam.ListServiceAccountKeysRequest.KeyType(t).name for t in request.key_types}
+        keys = [k for k in account.keys if not wanted or k.key_type in wanted]
+        return iam.ListServiceAccountKeysResponse(
+            keys=[
+                iam.ServiceAccountKey(
+                    name=f"projects/{project.project_id}/serviceAccounts/{account.email}/keys/{k.key_id}",
+                    key_algorithm=k.algorithm,
+                    key_origin=k.origin,
+                    key_type=k.key_type,
+                    valid_after_time=k.created,
+                    valid_before_time=k.expires,
+                    disabled=k.disabled,
+                )
+                for k in keys
+            ]
+        )
+
+    def _account(self, name: str, permission: str) -> tuple[Project, Any]:
+        parts = name.split("/")
+        if len(parts) < 4 or parts[0] != "projects" or parts[2] != "serviceAccounts":
+            raise ApiError(400, f"Invalid resource name: {name}")
+        project = self._project(name, permission)
+        with self.store.lock:
+            account = project.accounts.get(parts[3]) or next(
+                (a for a in project.accounts.values() if a.unique_id == parts[3]), None
+            )
+        if account is None:
+            raise ApiError(404, f"Service account {name} does not exist.")
+        return project, account
+
+    def _get_policy(self, request: Any) -> Any:
+        pb = self._policy_pb2
+        _project, account = self._account(request.resource, "iam.serviceAccounts.getIamPolicy")
+        with self.store.lock:
+            bindings = list(account.policy)
+        policy = pb.Policy(version=1, etag=b"BwYd3m1fQ0k=")
+        for b in bindings:
+            policy.bindings.add(role=b.role, members=list(b.members))
+        return policy
+
+
+def _target(request: Any) -> str:
+    for attr in ("name", "resource"):
+        value = getattr(request, attr, None)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def _fields(request: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for attr in ("page_size", "page_token", "key_types"):
+        if hasattr(request, attr):
+            value = getattr(request, attr)
+            out[attr] = ",".join(str(v) for v in value) if attr == "key_types" else str(value)
+    return out
+
+
+def _status(err: ApiError) -> Any:
+    from google.protobuf import any_pb2, duration_pb2
+    from google.rpc import error_details_pb2, status_pb2
+    from grpc_status import rpc_status
+
+    code = _CODES.get(err.code, grpc.StatusCode.UNKNOWN)
+    details = []
+    if err.reason:
+        info = any_pb2.Any()
+        info.Pack(error_details_pb2.ErrorInfo(reason=err.reason, domain=err.domain, metadata=err.metadata))
+        details.append(info)
+    if err.retry_after is not None:
+        retry = any_pb2.Any()
+        retry.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=err.retry_after)))
+        details.append(retry)
+    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=err.message, details=details))

@@ -1,0 +1,756 @@
+"""A faithful fake kube-apiserver over HTTP on 127.0.0.1, for the unmodified ``kubernetes`` client.
+
+Owns the REST surface: URL routing for the core, apps, batch and rbac groups; list semantics
+(``<Kind>List``, selectors, ``limit``/``continue``, ``resourceVersion``, metadata-only lists via
+``Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1``); create, update
+(409 on a stale resourceVersion), patch (json-patch with ``test``, merge and strategic-merge),
+delete (``Status``; the object for Pods and ServiceAccounts); ``?dryRun=All`` on every write; the TokenRequest
+subresource with the real validation; bearer-token authentication; ``Status`` error bodies for
+400/401/403/404/405/406/409/410/422/429/504; a request log; and fault-injection hooks (deny a verb,
+fail the next N requests with 429 + Retry-After, ...). It must never listen beyond loopback.
+
+Not emulated (not needed for governance): watch, server-side apply, admission, garbage collection,
+consistent snapshots for continued lists (a continued page reads the current state after the key).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from nhiwarden.sandbox.kubernetes.resources import BY_PATH, Resource
+from nhiwarden.sandbox.kubernetes.selectors import SelectorError
+from nhiwarden.sandbox.kubernetes.store import BadContinue, ContinueExpired, Obj, Store
+
+PARTIAL_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+PARTIAL_OBJECT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+_MIN_TOKEN_SECONDS = 600
+_MAX_TOKEN_SECONDS = 2**32
+_EXPIRED_MESSAGE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a "
+    "new list without the continue parameter, or use the continue token in this response to retrieve "
+    "the remainder of the results. Continuing with the provided token results in an inconsistent list "
+    "- objects that were created, modified, or deleted between the time the first chunk was returned "
+    "and now may show up in the list."
+)
+
+
+@dataclass
+class RequestRecord:
+    """One request the fake answered, for assertions (never holds a token or a request body)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    verb: str
+    resource: str
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+    status: int
+    user: str | None
+    accept: str
+
+
+@dataclass
+class Fault:
+    """Answer matching requests with an error instead of serving them.
+
+    Matches on verb (list, get, create, update, patch, delete) and resource plural (``None`` = any);
+    ``times`` = how many requests it hits (``None`` = forever).
+    """
+
+    status: int
+    verb: str | None = None
+    resource: str | None = None
+    times: int | None = 1
+    retry_after: int | None = None
+    message: str | None = None
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message = code, reason, message
+        self.details, self.headers, self.metadata = details, headers or {}, metadata or {}
+
+    def status(self) -> Obj:
+        body: Obj = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": self.metadata,
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+def _not_found(res: Resource, name: str) -> ApiError:
+    return ApiError(
+        404,
+        "NotFound",
+        f'{res.plural} "{name}" not found',
+        details={"name": name, "group": res.group, "kind": res.plural},
+    )
+
+
+def _invalid(res: Resource, name: str, cause_field: str, message: str) -> ApiError:
+    return ApiError(
+        422,
+        "Invalid",
+        f'{res.kind} "{name}" is invalid: {cause_field}: {message}',
+        details={
+            "name": name,
+            "group": res.group,
+            "kind": res.kind,
+            "causes": [{"reason": "FieldValueInvalid", "message": message, "field": cause_field}],
+        },
+    )
+
+
+@dataclass
+class _Route:
+    res: Resource
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+class FakeApiServer:
+    """One fake cluster behind one loopback HTTP endpoint. Use as a context manager."""
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        tokens: dict[str, str] | None = None,
+        git_version: str = "v1.33.2",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store or Store()
+        self.tokens: dict[str, str] = dict(tokens or {})  # bearer token -> user name
+        self.git_version = git_version
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.requests: list[RequestRecord] = []
+        self.faults: list[Fault] = []
+        self.denied: set[tuple[str, str]] = set()  # (verb, resource plural) forbidden for everyone
+        self.issued_tokens: list[Obj] = []  # TokenRequest responses (status.token included)
+        self.honour_partial_metadata = True
+        self._signing_key = secrets.token_bytes(32)
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> FakeApiServer:
+        handler = _make_handler(self)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-kube-apiserver")
+        self._thread.daemon = True
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FakeApiServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    # -- test hooks --------------------------------------------------------------------------
+    def add_token(self, user: str) -> str:
+        token = secrets.token_urlsafe(24)
+        self.tokens[token] = user
+        return token
+
+    def deny(self, verb: str, resource: str) -> None:
+        """Answer 403 Forbidden to ``verb`` on ``resource`` (plural, subresources as ``pods/exec``)."""
+        self.denied.add((verb, resource))
+
+    def inject(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def calls(self, verb: str | None = None, resource: str | None = None) -> list[RequestRecord]:
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if (verb is None or r.verb == verb) and (resource is None or r.resource == resource)
+            ]
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # -- request handling --------------------------------------------------------------------
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        split = urlsplit(target)
+        path = unquote(split.path)
+        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        accept = headers.get("accept", "")
+        record = RequestRecord(method, path, query, "", "", None, None, None, 0, None, accept)
+        extra_headers: dict[str, str] = {}
+        content_type = "application/json"
+        try:
+            record.user = self._authenticate(headers)
+            result, content_type = self._dispatch(method, path, query, headers, body, record)
+            status = 201 if method == "POST" and record.verb == "create" else 200
+        except ApiError as err:
+            status, result, extra_headers = err.code, err.status(), err.headers
+        record.status = status
+        with self._lock:
+            self.requests.append(record)
+        payload = json.dumps(result, separators=(",", ":")).encode()
+        return status, {"Content-Type": content_type, **extra_headers}, payload
+
+    def _authenticate(self, headers: dict[str, str]) -> str:
+        auth = headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        user = self.tokens.get(token) if token else None
+        if user is None:
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+        return user
+
+    def _route(self, path: str) -> _Route | None:
+        parts = [p for p in path.split("/") if p]
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return None
+        namespace = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and (group, version, rest[2]) in BY_PATH:
+            namespace, rest = rest[1], rest[2:]
+        if not rest or (group, version, rest[0]) not in BY_PATH:
+            return None
+        res = BY_PATH[(group, version, rest[0])]
+        if namespace is not None and not res.namespaced:
+            return None
+        name = rest[1] if len(rest) > 1 else None
+        sub = "/".join(rest[2:]) or None
+        return _Route(res, namespace, name, sub)
+
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        record: RequestRecord,
+    ) -> tuple[Obj, str]:
+        if method == "GET" and path in ("/version", "/version/"):
+            record.verb = "get"
+            return self._version(), "application/json"
+        if method == "GET" and path in ("/api", "/apis", "/api/v1"):
+            record.verb = "get"
+            return self._discovery(path), "application/json"
+        route = self._route(path)
+        if route is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        verb = _verb(method, route)
+        record.verb, record.resource = verb, route.res.plural + (f"/{route.subresource}" if route.subresource else "")
+        record.namespace, record.name, record.subresource = route.namespace, route.name, route.subresource
+        self._check_faults(verb, record.resource)
+        self._authorize(record)
+        dry_run = query.get("dryRun")
+        if dry_run is not None and dry_run != "All":
+            raise ApiError(400, "BadRequest", f"Invalid dry run value: [{dry_run}] (only All is supported)")
+        if verb == "list":
+            return self._list(route, query, headers.get("accept", ""))
+        if verb == "get":
+            return self._get(route, headers.get("accept", "")), "application/json"
+        data = self._json_body(body) if body else None
+        ct = headers.get("content-type", "application/json").split(";")[0].strip()
+        persist = dry_run is None
+        if verb == "create" and route.subresource == "token":
+            return self._token_request(route, data, persist), "application/json"
+        if route.subresource:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if verb == "create":
+            return self._create(route, data, persist), "application/json"
+        if verb == "update":
+            return self._update(route, data, persist), "application/json"
+        if verb == "patch":
+            return self._patch(route, data, ct, persist), "application/json"
+        if verb == "delete":
+            return self._delete(route, data, persist), "application/json"
+        raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+
+    def _check_faults(self, verb: str, resource: str) -> None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.verb not in (None, verb) or fault.resource not in (None, resource):
+                    continue
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                break
+            else:
+                return
+        if fault.status == 429:
+            retry = fault.retry_after if fault.retry_after is not None else 1
+            raise ApiError(
+                429,
+                "TooManyRequests",
+                fault.message or "Too many requests, please try again later.",
+                details={"retryAfterSeconds": retry},
+                headers={"Retry-After": str(retry)},
+            )
+        reasons = {403: "Forbidden", 404: "NotFound", 500: "InternalError", 503: "ServiceUnavailable"}
+        raise ApiError(fault.status, reasons.get(fault.status, "InternalError"), fault.message or "injected fault")
+
+    def _authorize(self, record: RequestRecord) -> None:
+        if (record.verb, record.resource) not in self.denied:
+            return
+        group = next((r.group for r in BY_PATH.values() if r.plural == record.resource.split("/")[0]), "")
+        where = f'in the namespace "{record.namespace}"' if record.namespace else "at the cluster scope"
+        raise ApiError(
+            403,
+            "Forbidden",
+            f'{record.resource} is forbidden: User "{record.user}" cannot {record.verb} resource '
+            f'"{record.resource}" in API group "{group}" {where}',
+            details={"kind": record.resource, **({"name": record.name} if record.name else {})},
+        )
+
+    @staticmethod
+    def _json_body(body: bytes) -> Any:
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ApiError(400, "BadRequest", f"the body of the request was in an unknown format: {exc}") from None
+
+    # -- reads -------------------------------------------------------------------------------
+    def _list(self, route: _Route, query: dict[str, str], accept: str) -> tuple[Obj, str]:
+        res = route.res
+        if query.get("watch") in ("true", "1"):
+            raise ApiError(405, "MethodNotAllowed", "watch is not supported by this fake apiserver")
+        rv = query.get("resourceVersion")
+        if rv and rv.isdigit() and int(rv) > self.store.resource_version:
+            raise ApiError(504, "Timeout", f"Too large resource version: {rv}, current: {self.store.resource_version}",
+                           details={"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1})
+        try:
+            limit = int(query.get("limit") or 0)
+        except ValueError:
+            raise ApiError(400, "BadRequest", f"invalid limit: {query.get('limit')!r}") from None
+        try:
+            page = self.store.list(
+                res,
+                route.namespace,
+                label_selector=query.get("labelSelector"),
+                field_selector=query.get("fieldSelector"),
+                limit=max(limit, 0),
+                continue_token=query.get("continue") or None,
+            )
+        except SelectorError as exc:
+            raise ApiError(400, "BadRequest", str(exc)) from None
+        except BadContinue as exc:
+            raise ApiError(400, "BadRequest", str(exc)) from None
+        except ContinueExpired as exc:
+            raise ApiError(410, "Expired", _EXPIRED_MESSAGE, metadata={"continue": exc.fresh_token}) from None
+        meta: Obj = {"resourceVersion": page.resource_version}
+        if page.continue_token:
+            meta["continue"] = page.continue_token
+        if page.remaining is not None:
+            meta["remainingItemCount"] = page.remaining
+        if self.honour_partial_metadata and _wants(accept, "PartialObjectMetadataList"):
+            items = [
+                {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}
+                for o in page.items
+            ]
+            body = {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}
+            return body, PARTIAL_LIST
+        if _only_alternate(accept):
+            raise ApiError(406, "NotAcceptable", f"only the following media types are accepted: application/json")
+        for item in page.items:  # list items carry no kind/apiVersion
+            item.pop("kind", None)
+            item.pop("apiVersion", None)
+        return {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta, "items": page.items}, "application/json"
+
+    def _get(self, route: _Route, accept: str) -> Obj:
+        assert route.name is not None
+        obj = self.store.get(route.res, route.namespace, route.name)
+        if obj is None:
+            raise _not_found(route.res, route.name)
+        if route.subresource:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if self.honour_partial_metadata and _wants(accept, "PartialObjectMetadata"):
+            return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
+        return obj
+
+    def _version(self) -> Obj:
+        major, minor = self.git_version.lstrip("v").split(".")[:2]
+        return {"major": major, "minor": minor, "gitVersion": self.git_version, "platform": "linux/amd64"}
+
+    def _discovery(self, path: str) -> Obj:
+        if path == "/api":
+            return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+        if path == "/api/v1":
+            return {
+                "kind": "APIResourceList",
+                "groupVersion": "v1",
+                "resources": [
+                    {"name": r.plural, "namespaced": r.namespaced, "kind": r.kind, "verbs": ["create", "delete", "get", "list", "patch", "update"]}
+                    for r in BY_PATH.values()
+                    if r.group == ""
+                ],
+            }
+        groups = sorted({(r.group, r.version) for r in BY_PATH.values() if r.group})
+        return {
+            "kind": "APIGroupList",
+            "apiVersion": "v1",
+            "groups": [
+                {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v}], "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v}}
+                for g, v in groups
+            ],
+        }
+
+    # -- writes ------------------------------------------------------------------------------
+    def _check_namespace(self, route: _Route) -> None:
+        if route.res.namespaced and route.namespace and not self.store.namespace_exists(route.namespace):
+            raise ApiError(404, "NotFound", f'namespaces "{route.namespace}" not found',
+                           details={"name": route.namespace, "kind": "namespaces"})
+
+    def _validate_body(self, route: _Route, data: Any) -> Obj:
+        res = route.res
+        if not isinstance(data, dict):
+            raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
+        if data.get("kind") not in (None, res.kind) or data.get("apiVersion") not in (None, res.api_version):
+            raise ApiError(400, "BadRequest", f"the API version in the data ({data.get('apiVersion')}) does not match "
+                           f"the expected API version ({res.api_version})")
+        obj = copy.deepcopy(data)
+        obj["kind"], obj["apiVersion"] = res.kind, res.api_version
+        meta = obj.setdefault("metadata", {})
+        if res.namespaced:
+            if meta.get("namespace") and meta["namespace"] != route.namespace:
+                raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
+            meta["namespace"] = route.namespace
+        return obj
+
+    def _create(self, route: _Route, data: Any, persist: bool) -> Obj:
+        if route.name is not None:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        self._check_namespace(route)
+        obj = self._validate_body(route, data)
+        meta = obj["metadata"]
+        if not meta.get("name"):
+            if meta.get("generateName"):
+                meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
+            else:
+                raise _invalid(route.res, "", "metadata.name", "Required value: name or generateName is required")
+        if self.store.exists(route.res, route.namespace, meta["name"]):
+            raise ApiError(409, "AlreadyExists", f'{route.res.plural} "{meta["name"]}" already exists',
+                           details={"name": meta["name"], "group": route.res.group, "kind": route.res.plural})
+        meta.pop("resourceVersion", None)
+        if not persist:
+            meta.setdefault("uid", str(uuid.uuid4()))
+            meta.setdefault("creationTimestamp", self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"))
+            return obj
+        return self.store.put(obj)
+
+    def _existing(self, route: _Route) -> Obj:
+        assert route.name is not None
+        current = self.store.get(route.res, route.namespace, route.name)
+        if current is None:
+            raise _not_found(route.res, route.name)
+        return current
+
+    def _conflict(self, route: _Route) -> ApiError:
+        return ApiError(
+            409,
+            "Conflict",
+            f'Operation cannot be fulfilled on {route.res.plural}.{route.res.group or ""}'.rstrip(".")
+            + f' "{route.name}": the object has been modified; please apply your changes to the latest version and try again',
+            details={"name": route.name, "group": route.res.group, "kind": route.res.plural},
+        )
+
+    def _update(self, route: _Route, data: Any, persist: bool) -> Obj:
+        current = self._existing(route)
+        obj = self._validate_body(route, data)
+        meta = obj["metadata"]
+        if meta.get("name") != route.name:
+            raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
+        rv = meta.get("resourceVersion")
+        if rv and rv != current["metadata"]["resourceVersion"]:
+            raise self._conflict(route)
+        meta["uid"] = current["metadata"]["uid"]
+        meta["creationTimestamp"] = current["metadata"]["creationTimestamp"]
+        return self.store.put(obj) if persist else obj
+
+    def _patch(self, route: _Route, data: Any, content_type: str, persist: bool) -> Obj:
+        current = self._existing(route)
+        if content_type == "application/json-patch+json":
+            if not isinstance(data, list):
+                raise ApiError(400, "BadRequest", "json patch must be a list of operations")
+            patched = _json_patch(current, data)
+        elif content_type in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            if not isinstance(data, dict):
+                raise ApiError(400, "BadRequest", "merge patch must be an object")
+            patched = _merge_patch(current, data)
+        else:
+            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+        want_rv = (data.get("metadata") or {}).get("resourceVersion") if isinstance(data, dict) else None
+        if want_rv and want_rv != current["metadata"]["resourceVersion"]:
+            raise self._conflict(route)
+        meta = patched.setdefault("metadata", {})
+        for key in ("uid", "name", "namespace", "creationTimestamp"):
+            if key in current["metadata"]:
+                meta[key] = current["metadata"][key]
+        return self.store.put(patched) if persist else patched
+
+    def _delete(self, route: _Route, data: Any, persist: bool) -> Obj:
+        current = self._existing(route)
+        pre = (data or {}).get("preconditions") or {} if isinstance(data, dict) else {}
+        if pre.get("uid") and pre["uid"] != current["metadata"]["uid"]:
+            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {route.res.plural} "{route.name}": Precondition failed: UID in precondition: {pre["uid"]}, UID in object meta: {current["metadata"]["uid"]}')
+        if pre.get("resourceVersion") and pre["resourceVersion"] != current["metadata"]["resourceVersion"]:
+            raise self._conflict(route)
+        if persist:
+            self.store.delete(route.res, route.namespace, route.name or "")
+        if route.res.plural in ("pods", "serviceaccounts"):  # ReturnDeletedObject kinds
+            return current
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": route.name, "group": route.res.group, "kind": route.res.plural, "uid": current["metadata"]["uid"]},
+        }
+
+    # -- TokenRequest ------------------------------------------------------------------------
+    def _token_request(self, route: _Route, data: Any, persist: bool) -> Obj:
+        if route.res.plural != "serviceaccounts" or route.name is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        sa = self.store.get(route.res, route.namespace, route.name)
+        if sa is None:
+            raise _not_found(route.res, route.name)
+        if not isinstance(data, dict) or data.get("kind", "TokenRequest") != "TokenRequest":
+            raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
+        spec = dict(data.get("spec") or {})
+        seconds = spec.get("expirationSeconds")
+        if seconds is None:
+            seconds = 3600
+        if not isinstance(seconds, int) or seconds < _MIN_TOKEN_SECONDS:
+            raise ApiError(422, "Invalid", f'TokenRequest.authentication.k8s.io "{route.name}" is invalid: '
+                           f"spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration less than 10 minutes",
+                           details={"name": route.name, "group": "authentication.k8s.io", "kind": "TokenRequest"})
+        if seconds > _MAX_TOKEN_SECONDS:
+            raise ApiError(422, "Invalid", f'TokenRequest.authentication.k8s.io "{route.name}" is invalid: '
+                           f"spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration larger than 2^32 seconds",
+                           details={"name": route.name, "group": "authentication.k8s.io", "kind": "TokenRequest"})
+        audiences = spec.get("audiences") or ["https://kubernetes.default.svc.cluster.local"]
+        claims_extra: Obj = {}
+        ref = spec.get("boundObjectRef")
+        if ref:
+            kind = ref.get("kind")
+            plural = {"Pod": "pods", "Secret": "secrets", "Node": "nodes"}.get(kind or "")
+            if plural is None:
+                raise ApiError(400, "BadRequest", f"cannot bind token to object of type {kind}")
+            bound_res = BY_PATH[("", "v1", plural)]
+            bound = self.store.get(bound_res, route.namespace if bound_res.namespaced else None, ref.get("name", ""))
+            if bound is None:
+                raise _not_found(bound_res, ref.get("name", ""))
+            if ref.get("uid") and ref["uid"] != bound["metadata"]["uid"]:
+                raise ApiError(409, "Conflict", f'the UID in the bound object reference ({ref["uid"]}) does not match the UID in record. The object might have been deleted and then recreated')
+            if kind == "Pod":
+                runs_as = (bound.get("spec") or {}).get("serviceAccountName") or "default"
+                if runs_as != route.name:
+                    raise ApiError(400, "BadRequest", f'cannot bind token for serviceaccount "{route.name}" to pod running with serviceaccount "{runs_as}"')
+            claims_extra[kind.lower()] = {"name": bound["metadata"]["name"], "uid": bound["metadata"]["uid"]}
+        now = self.clock()
+        expires = now + timedelta(seconds=seconds)
+        sa_meta = sa["metadata"]
+        claims = {
+            "aud": audiences,
+            "exp": int(expires.timestamp()),
+            "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
+            "iss": "https://kubernetes.default.svc.cluster.local",
+            "jti": str(uuid.uuid4()),
+            "sub": f"system:serviceaccount:{route.namespace}:{route.name}",
+            "kubernetes.io": {
+                "namespace": route.namespace,
+                "serviceaccount": {"name": route.name, "uid": sa_meta["uid"]},
+                **claims_extra,
+            },
+        }
+        token = self._sign(claims)
+        spec["audiences"], spec["expirationSeconds"] = audiences, seconds
+        response = {
+            "kind": "TokenRequest",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": route.name, "namespace": route.namespace, "creationTimestamp": None},
+            "spec": spec,
+            "status": {"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        }
+        if persist:
+            with self._lock:
+                self.tokens[token] = claims["sub"]
+                self.issued_tokens.append(copy.deepcopy(response))
+        return response
+
+    def _sign(self, claims: Obj) -> str:
+        def b64(raw: bytes) -> str:
+            return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+        header = b64(json.dumps({"alg": "HS256", "kid": "fake"}).encode())
+        payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+        sig = hmac.new(self._signing_key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        return f"{header}.{payload}.{b64(sig)}"
+
+
+def _verb(method: str, route: _Route) -> str:
+    if method == "GET":
+        return "get" if route.name else "list"
+    if method == "POST":
+        return "create"
+    if method == "PUT":
+        return "update"
+    if method == "PATCH":
+        return "patch"
+    if method == "DELETE":
+        return "delete" if route.name else "deletecollection"
+    return method.lower()
+
+
+def _media_alternatives(accept: str) -> Iterator[dict[str, str]]:
+    for alt in accept.split(","):
+        parts = [p.strip() for p in alt.split(";")]
+        params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        params["_type"] = parts[0]
+        yield params
+
+
+def _wants(accept: str, as_kind: str) -> bool:
+    """True when the first acceptable alternative the server can serve asks for ``as_kind``."""
+    for params in _media_alternatives(accept):
+        if params.get("as") == as_kind and params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1"):
+            return True
+        if "as" not in params and params["_type"] in ("application/json", "*/*"):
+            return False
+    return False
+
+
+def _only_alternate(accept: str) -> bool:
+    alts = list(_media_alternatives(accept))
+    return bool(accept.strip()) and all("as" in a for a in alts)
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge_patch(out.get(key), value)
+    return out
+
+
+def _pointer(doc: Any, path: str) -> tuple[Any, str]:
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
+    if not parts:
+        raise ApiError(422, "Invalid", "jsonpatch: empty path")
+    node = doc
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node, parts[-1]
+
+
+def _json_patch(current: Obj, ops: list[Any]) -> Obj:
+    doc = copy.deepcopy(current)
+    for op in ops:
+        try:
+            parent, last = _pointer(doc, op["path"])
+            kind = op["op"]
+            if kind == "test":
+                actual = parent[int(last)] if isinstance(parent, list) else parent[last]
+                if actual != op.get("value"):
+                    raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: testing value {op['path']} failed")
+            elif kind == "remove":
+                del parent[int(last) if isinstance(parent, list) else last]
+            elif kind in ("add", "replace"):
+                if isinstance(parent, list):
+                    idx = len(parent) if last == "-" else int(last)
+                    if kind == "add":
+                        parent.insert(idx, op["value"])
+                    else:
+                        parent[idx] = op["value"]
+                else:
+                    if kind == "replace" and last not in parent:
+                        raise ApiError(422, "Invalid", f"the server rejected our request: replace operation does not apply: doc is missing key: {op['path']}")
+                    parent[last] = op["value"]
+            else:
+                raise ApiError(422, "Invalid", f"the server rejected our request: unsupported json-patch op {kind!r}")
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: path {op.get('path')!r} not found") from None
+    return doc
+
+
+def _make_handler(server: FakeApiServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "fake-kube-apiserver"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
+            return
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, out_headers, payload = server.handle(self.command, self.path, headers, body)
+            self.send_response(status)
+            for key, value in out_headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    return Handler
