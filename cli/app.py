@@ -56,7 +56,7 @@ def _main(
 
 
 # Each command module has register(app). Modules still being built may be absent from a build.
-COMMANDS = ("scan", "rules_cmd", "doctor", "demo", "report_cmd", "diff_cmd", "plan_cmd")
+COMMANDS = ("scan", "rules_cmd", "doctor", "demo", "report_cmd", "merge_cmd", "diff_cmd", "plan_cmd")
 for _name in COMMANDS:
     try:
         _module = importlib.import_module(f"{__package__}.{_name}")

@@ -36,9 +36,7 @@ ProviderOpt = Annotated[
 ]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--config", "-c", help="Config file (default: ./nhiwarden.yaml when present).", dir_okay=False
-    ),
+    typer.Option("--config", "-c", help="Config file (default: ./nhiwarden.yaml when present).", dir_okay=False),
 ]
 AsOfOpt = Annotated[
     str | None,
@@ -69,6 +67,14 @@ FailOnOpt = Annotated[
         "Default: high (or fail_on in the config).",
     ),
 ]
+ShardOpt = Annotated[
+    str | None,
+    typer.Option("--shard", help="Scan only shard K of N (e.g. 2/8): scopes are partitioned deterministically."),
+]
+RateLimitOpt = Annotated[
+    list[str] | None,
+    typer.Option("--rate-limit", help="Requests per second per provider, e.g. aws=10 (repeatable)."),
+]
 ConcurrencyOpt = Annotated[
     int | None, typer.Option("--concurrency", min=1, max=64, help="Scopes scanned at once (default 8).")
 ]
@@ -86,6 +92,29 @@ def parse_as_of(value: str | None) -> datetime:
     except ValueError:
         raise UsageError(f"--as-of: {value!r} is not an ISO 8601 date (e.g. 2026-11-29)") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    k, sep, n = value.partition("/")
+    if sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n):
+        return int(k), int(n)
+    raise UsageError(f"--shard: {value!r} is not K/N with 1 <= K <= N (e.g. 1/4)")
+
+
+def parse_rates(values: list[str] | None) -> dict[str, float]:
+    rates: dict[str, float] = {}
+    for raw in split_list(values):
+        name, sep, rate = raw.partition("=")
+        try:
+            value = float(rate)
+        except ValueError:
+            value = 0.0
+        if not sep or value <= 0:
+            raise UsageError(f"--rate-limit: {raw!r} is not PROVIDER=REQUESTS_PER_SECOND (e.g. aws=10)")
+        rates[name] = value
+    return rates
 
 
 def split_list(values: list[str] | None) -> list[str]:
@@ -131,9 +160,7 @@ def provider_flag_specs() -> list[tuple[str, str, str, inspect.Parameter]]:
                 continue
             py_type, kind = _cli_type(info.annotation)
             decls = [flag] if kind != "bool" else [f"{flag}/{flag.replace('--', '--no-', 1)}"]
-            option = typer.Option(
-                *decls, help=info.description or "", rich_help_panel=panel, show_default=False
-            )
+            option = typer.Option(*decls, help=info.description or "", rich_help_panel=panel, show_default=False)
             pname = f"{name}__{field}".replace("-", "_")
             param = inspect.Parameter(
                 pname, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[py_type, option]

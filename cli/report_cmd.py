@@ -17,9 +17,7 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    scan_json: Annotated[
-        Path, typer.Argument(help="A JSON report written by 'nhiwarden scan --format json'.")
-    ],
+    scan_json: Annotated[Path, typer.Argument(help="A JSON report written by 'nhiwarden scan --format json'.")],
     format: FormatOpt = None,
     output: OutputOpt = None,
 ) -> int:

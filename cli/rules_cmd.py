@@ -83,9 +83,7 @@ def show_rule(
         return 0
     console = Console()
     console.print(f"[bold]{d['id']}[/] — {d['title']}")
-    console.print(
-        f"severity: {d['severity']}   enabled: {'yes' if d['enabled'] else 'no'}   version: {d['version']}"
-    )
+    console.print(f"severity: {d['severity']}   enabled: {'yes' if d['enabled'] else 'no'}   version: {d['version']}")
     console.print(f"applies to: {', '.join(d['providers'])}")
     console.print(f"\n{d['rationale']}\n")
     for k, v in d["params"].items():

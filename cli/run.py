@@ -32,6 +32,8 @@ class ScanArgs:
     as_of: datetime
     provider_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     concurrency: int | None = None
+    shard: tuple[int, int] | None = None
+    rate_limits: dict[str, float] = field(default_factory=dict)
 
 
 def choose_providers(requested: list[str] | None, config: Config, settings: dict[str, Any]) -> list[str]:
@@ -53,6 +55,8 @@ def choose_providers(requested: list[str] | None, config: Config, settings: dict
 
 def execute(args: ScanArgs, *, show_progress: bool, config: Config | None = None) -> tuple[Report, Config]:
     config = config or load_config(args.config_path)
+    if args.rate_limits:
+        config = config.model_copy(update={"rate_limits": {**config.rate_limits, **args.rate_limits}})
     providers = choose_providers(args.providers, config, args.provider_settings)
     request = ScanRequest(
         providers=providers,
@@ -60,6 +64,7 @@ def execute(args: ScanArgs, *, show_progress: bool, config: Config | None = None
         config=config,
         settings=args.provider_settings,
         concurrency=args.concurrency,
+        shard=args.shard,
     )
     with _progress(show_progress) as on_progress:
         request.on_progress = on_progress
@@ -68,12 +73,28 @@ def execute(args: ScanArgs, *, show_progress: bool, config: Config | None = None
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    """A live per-scope display on a terminal's stderr; nothing otherwise."""
-    if not enabled:
-        yield None
+def _progress(live: bool) -> Iterator[Any]:
+    """On a terminal: a live per-scope display on stderr. Otherwise one line per finished scope on
+    stderr (CI logs), never on stdout where a machine format may be streaming."""
+    console = Console(stderr=True, soft_wrap=True)
+    if not live:
+
+        def line(event: ScopeEvent) -> None:
+            r = event.result
+            if r is None:
+                return
+            took = (r.finished_at - r.started_at).total_seconds() if r.finished_at and r.started_at else 0.0
+            calls = sum(r.api_calls.values())
+            note = f": {r.error}" if r.error else (f": missing {'; '.join(r.missing)}" if r.missing else "")
+            console.print(
+                f"nhiwarden: {r.provider}:{r.scope} {r.status} ({r.identity_count} identities, "
+                f"{calls} API calls, {took:.1f}s){note}",
+                highlight=False,
+                markup=False,
+            )
+
+        yield line
         return
-    console = Console(stderr=True)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -86,12 +107,11 @@ def _progress(enabled: bool) -> Iterator[Any]:
 
     def on_progress(event: ScopeEvent) -> None:
         key = (event.provider, event.scope)
+        label = f"{event.provider}:{event.scope}"
         if event.result is None:
-            tasks[key] = progress.add_task(f"{event.provider}:{event.scope}", total=1)
+            tasks[key] = progress.add_task(label, total=1)
         else:
-            progress.update(
-                tasks[key], completed=1, description=f"{event.provider}:{event.scope} {event.result.status}"
-            )
+            progress.update(tasks[key], completed=1, description=f"{label} {event.result.status}")
 
     with progress:
         yield on_progress
@@ -171,9 +191,7 @@ def parse_fail_on(value: str | None, config: Config) -> Severity | None:
     try:
         return Severity(value.lower())
     except ValueError:
-        raise UsageError(
-            f"--fail-on: {value!r} is not one of critical, high, medium, low, info, none"
-        ) from None
+        raise UsageError(f"--fail-on: {value!r} is not one of critical, high, medium, low, info, none") from None
 
 
 def exit_code(report: Report, fail_on: Severity | None) -> int:
@@ -186,7 +204,8 @@ def exit_code(report: Report, fail_on: Severity | None) -> int:
 
 
 def wants_progress(formats: list[str], outputs: list[str] | None) -> bool:
-    """Live progress only on a terminal, and never while a machine format streams to stdout."""
+    """A live display only on a terminal and never while a machine format streams to stdout
+    (per-scope lines on stderr otherwise)."""
     if not sys.stderr.isatty():
         return False
     to_stdout = [f for f, p in plan_outputs(formats, outputs).items() if p is None]

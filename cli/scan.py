@@ -17,7 +17,11 @@ from .options import (
     FormatOpt,
     OutputOpt,
     ProviderOpt,
+    RateLimitOpt,
+    ShardOpt,
     parse_as_of,
+    parse_rates,
+    parse_shard,
     with_provider_flags,
 )
 from .run import ScanArgs, emit, execute, exit_code, parse_fail_on, parse_formats, wants_progress
@@ -38,6 +42,8 @@ def scan(
     output: OutputOpt = None,
     fail_on: FailOnOpt = None,
     concurrency: ConcurrencyOpt = None,
+    shard: ShardOpt = None,
+    rate_limit: RateLimitOpt = None,
     baseline: Annotated[
         Path | None,
         typer.Option(
@@ -48,16 +54,22 @@ def scan(
     ] = None,
     fail_on_expired_exceptions: Annotated[
         bool,
-        typer.Option(
-            "--fail-on-expired-exceptions", help="Exit 1 when an exception in the config has expired."
-        ),
+        typer.Option("--fail-on-expired-exceptions", help="Exit 1 when an exception in the config has expired."),
     ] = False,
     provider_settings: dict[str, dict[str, Any]],
 ) -> int:
     """Scan providers (read-only) and report findings. Exit 0 clean, 1 findings at/above --fail-on,
     2 usage or config error, 3 a scope could not be scanned."""
     formats = parse_formats(format)
-    args = ScanArgs(provider, config, parse_as_of(as_of), provider_settings, concurrency)
+    args = ScanArgs(
+        provider,
+        config,
+        parse_as_of(as_of),
+        provider_settings,
+        concurrency,
+        shard=parse_shard(shard),
+        rate_limits=parse_rates(rate_limit),
+    )
     report, cfg = execute(args, show_progress=wants_progress(formats, output))
     threshold = parse_fail_on(fail_on, cfg)
     if baseline is not None:

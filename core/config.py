@@ -85,6 +85,9 @@ class Config(_Strict):
     exceptions: list[ExceptionRule] = Field(default_factory=list)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     concurrency: int = Field(default=8, ge=1, le=64)
+    rate_limits: dict[str, float] = Field(
+        default_factory=dict, description="Requests per second per provider, e.g. {aws: 10}."
+    )
     source: str | None = Field(default=None, exclude=True)
 
     @field_validator("version")
@@ -92,6 +95,14 @@ class Config(_Strict):
     def _known_version(cls, v: int) -> int:
         if v != 1:
             raise ValueError(f"unsupported config version {v} (this nhiwarden reads version 1)")
+        return v
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _positive_rates(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, rate in v.items():
+            if rate <= 0:
+                raise ValueError(f"rate for {name!r} must be positive")
         return v
 
     @field_validator("providers", mode="before")

@@ -157,6 +157,7 @@ class ScopeResult(_Model):
     identity_count: int = 0
     credential_count: int = 0
     api_calls: dict[str, int] = Field(default_factory=dict)
+    throttled: int = Field(default=0, description="Requests retried because the API throttled them.")
     started_at: datetime | None = None
     finished_at: datetime | None = None
     attributes: dict[str, Any] = Field(

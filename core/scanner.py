@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from nhiwarden import ratelimit
 from nhiwarden.config import Config
 from nhiwarden.errors import NhiwardenError, ScopeError
 from nhiwarden.findings import Finding
@@ -48,6 +49,7 @@ class ScanRequest:
     concurrency: int | None = None
     on_progress: Callable[[ScopeEvent], None] | None = None
     provider_classes: Mapping[str, type[Provider]] | None = None  # for embedding; default: entry points
+    shard: tuple[int, int] | None = None  # (k, n): scan only the k-th of n deterministic scope partitions
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -58,12 +60,28 @@ def provider_settings(request: ScanRequest, name: str) -> dict[str, Any]:
     return merged
 
 
+def in_shard(provider: str, scope_id: str, shard: tuple[int, int] | None) -> bool:
+    """Deterministic partition of scopes: the same scope lands in the same shard on every machine."""
+    if shard is None:
+        return True
+    k, n = shard
+    digest = hashlib.sha256(f"{provider}:{scope_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % n == k - 1
+
+
+def scope_order(providers: list[str]) -> Callable[[ScopeResult], tuple[int, str]]:
+    """Report order of scopes: by requested provider, then scope id (so shards merge identically)."""
+    rank = {name: i for i, name in enumerate(providers)}
+    return lambda s: (rank.get(s.provider, len(rank)), s.scope)
+
+
 def run_scan(request: ScanRequest) -> Report:
     started = request.clock()
+    ratelimit.configure(request.config.rate_limits)
     providers = _instantiate(request)
     try:
         scopes, failed = _list_scopes(providers, request)
-        results = failed + _discover_all(providers, scopes, request)
+        results = sorted(failed + _discover_all(providers, scopes, request), key=scope_order(request.providers))
         inventory = Inventory(scopes=results)
         findings = evaluate(inventory, as_of=request.as_of, config=request.config)
         if _resolve_provisional(providers, scopes, results, findings):
@@ -129,7 +147,7 @@ def _list_scopes(
             failed.append(_error_result(name, "*", exc))
             continue
         for scope in found:
-            if request.config.scopes.allows(scope.provider, scope.id):
+            if request.config.scopes.allows(scope.provider, scope.id) and in_shard(name, scope.id, request.shard):
                 scopes.append((providers[name], scope))
     return scopes, failed
 
@@ -236,6 +254,8 @@ def scan_parameters(request: ScanRequest) -> dict[str, Any]:
         "fail_on": config.fail_on.value if config.fail_on else None,
         "scope_filter": config.scopes.model_dump(),
         "concurrency": request.concurrency or config.concurrency,
+        "rate_limits": config.rate_limits,
+        "shard": f"{request.shard[0]}/{request.shard[1]}" if request.shard else None,
         "config_file": source,
         "config_sha256": digest,
     }

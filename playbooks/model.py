@@ -40,6 +40,9 @@ class Check(_Model):
     params: dict[str, Any] = Field(default_factory=dict)
     expect: dict[str, Any] = Field(default_factory=dict)
     invariant: bool = False
+    until: str | None = Field(
+        default=None, description="Step id after whose start the check no longer applies (e.g. delete)."
+    )
     text: str
 
 
@@ -92,6 +95,7 @@ class Plan(_Model):
         default_factory=dict, description="Non-secret endpoints (AWS region/endpoint, Vault address)."
     )
     preconditions: list[Check]
+    skipped: list[str] = Field(default_factory=list, description="Findings left out, and why.")
     state_hash: str = Field(description="sha256 of the preconditions' live state when the plan was made.")
     steps: list[Step]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from nhiwarden import ratelimit
 from nhiwarden.errors import ConfigError
 from nhiwarden.model import Credential, Scope, ScopeResult
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -54,12 +55,17 @@ class DoctorCheck:
 
 @dataclass
 class CallLog:
-    """Counts API calls per action for one scope, for the report's ``api_calls`` and budget tests."""
+    """Counts API calls per action for one scope, for the report's ``api_calls`` and budget tests.
+
+    Calling it also takes a token from the provider's request-rate bucket (``nhiwarden.ratelimit``), so
+    call it just before each request is sent.
+    """
 
     result: ScopeResult
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, action: str, n: int = 1) -> None:
+        ratelimit.bucket(self.result.provider).acquire(n)
         with self._lock:
             self.result.api_calls[action] = self.result.api_calls.get(action, 0) + n
 

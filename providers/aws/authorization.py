@@ -75,7 +75,11 @@ def fetch(aws: AccountSession, page_size: int = PAGE_SIZE) -> AuthorizationDetai
             details.groups[group["GroupName"]] = group
         for policy in page.get("Policies") or []:
             details.policies[policy["Arn"]] = PolicyDoc(
-                name=policy["PolicyName"], arn=policy["Arn"], document=default_document(policy), aws_managed=False
+                # moto omits PolicyName here; AWS sends it. The ARN ends with the name either way.
+                name=policy.get("PolicyName") or policy["Arn"].rsplit("/", 1)[-1],
+                arn=policy["Arn"],
+                document=default_document(policy),
+                aws_managed=False,
             )
         marker = page.get("Marker")
         if not page.get("IsTruncated") or not marker:

@@ -29,9 +29,7 @@ def _probes(aws: AccountSession) -> dict[str, Callable[[], Any]]:
             "iam", "get_account_authorization_details", Filter=["User"], MaxItems=1
         ),
         "iam:GetPolicy": lambda: aws.call("iam", "get_policy", PolicyArn=_PROBE_POLICY),
-        "iam:GetPolicyVersion": lambda: aws.call(
-            "iam", "get_policy_version", PolicyArn=_PROBE_POLICY, VersionId="v1"
-        ),
+        "iam:GetPolicyVersion": lambda: aws.call("iam", "get_policy_version", PolicyArn=_PROBE_POLICY, VersionId="v1"),
         "iam:ListAccessKeys": lambda: aws.call("iam", "list_access_keys", UserName="nhiwarden-doctor-probe"),
         "iam:GetAccessKeyLastUsed": lambda: aws.call("iam", "get_access_key_last_used", AccessKeyId=_PROBE_KEY),
         "organizations:ListAccounts": lambda: aws.call("organizations", "list_accounts", MaxResults=1),
@@ -60,8 +58,7 @@ def run_checks(aws: AccountSession, scope: Scope, settings: AwsSettings) -> list
                         scope=scope.id,
                         check=permission.action,
                         ok=False,
-                        detail=f"missing {permission.action}: needed to {permission.why}; "
-                        f"grant it (see {POLICY_FILE})",
+                        detail=f"missing {permission.action}: needed to {permission.why}; grant it (see {POLICY_FILE})",
                     )
                 )
                 continue

@@ -53,9 +53,7 @@ def match_slots(slots: list[Credential], keys: list[KeyMeta]) -> dict[str, KeyMe
     matched: dict[str, KeyMeta] = {}
     claimed: set[str] = set()
     for cred in slots:
-        candidates = [
-            k for k in keys if k.active == cred.enabled and _second(k.created_at) == _second(cred.created_at)
-        ]
+        candidates = [k for k in keys if k.active == cred.enabled and _second(k.created_at) == _second(cred.created_at)]
         if len(candidates) != 1 or candidates[0].key_id in claimed:
             return None
         claimed.add(candidates[0].key_id)

@@ -50,7 +50,13 @@ PASSROLE_COMBOS: tuple[tuple[str, str], ...] = (
     ("sagemaker:CreateNotebookInstance", "can create a notebook with a more privileged role"),
     ("datapipeline:CreatePipeline", "can create a pipeline that runs as a more privileged role"),
 )
-_READ_VERBS = ("get", "list", "describe", "view", "read", "batchget", "head", "search", "query", "lookup", "scan")
+_READ_VERBS = (
+    "get", "list", "describe", "view", "read", "batchget", "head", "search", "query", "lookup", "scan",
+    "select", "check", "verify", "validate", "preview", "estimate", "filter", "poll", "simulate", "export",
+    "download", "retrieve", "detect", "evaluate", "discover", "count", "compare", "partiqlselect",
+)  # fmt: skip
+# AWS-managed policies that only read, whatever verbs their long action lists use.
+READ_ONLY_POLICIES = frozenset({"ReadOnlyAccess", "ViewOnlyAccess", "SecurityAudit"})
 
 
 @dataclass(frozen=True)
@@ -210,14 +216,17 @@ def analyse_policy(policy: AttachedPolicy) -> tuple[Grant | None, _Allowed]:
     for stmt in allows:
         if stmt.covers_service("iam") and stmt.all_resources:
             how = "NotAction leaves iam:* allowed" if stmt.actions is None else "Allow iam:* on Resource *"
-            return _grant(policy, Privilege.ADMIN, f"{how}: admin-equivalent, it can grant itself anything", ["iam:*"]), found
+            return _grant(
+                policy, Privilege.ADMIN, f"{how}: admin-equivalent, it can grant itself anything", ["iam:*"]
+            ), found
     paths = _escalations(found)
     if paths:
         reason = "privilege escalation: " + "; ".join(f"{label} ({why})" for label, why in paths)
         return _grant(policy, Privilege.PRIVILEGE_ESCALATION, reason, [label for label, _ in paths]), found
     if not allows:
         return None, found
-    if all(_is_read_only(s) for s in allows):
+    read_only_name = policy.name in READ_ONLY_POLICIES or policy.name.endswith("ReadOnlyAccess")
+    if (policy.kind == "aws-managed-policy" and read_only_name) or all(_is_read_only(s) for s in allows):
         return _grant(policy, Privilege.READ, "only Get/List/Describe-style actions", []), found
     return _grant(policy, Privilege.WRITE, "allows actions that change resources", []), found
 

@@ -144,7 +144,7 @@ class AwsProvider(Provider):
                 f"credential-report: {errors.describe(exc)}; access keys and console passwords are not listed"
             )
         try:
-            details = authorization.fetch(aws)
+            details = authorization.fetch(aws, self.aws_settings.page_size)
         except Exception as exc:
             raise errors.scope_error(exc, "iam:GetAccountAuthorizationDetails", account) from None
         managed = self._managed_policies(aws, details, result)
@@ -212,9 +212,7 @@ class AwsProvider(Provider):
         if not wanted:
             return
         users = [
-            i
-            for i in result.identities
-            if i.kind == "aws-iam-user" and any(c.uid in wanted for c in i.credentials)
+            i for i in result.identities if i.kind == "aws-iam-user" and any(c.uid in wanted for c in i.credentials)
         ]
         if not users:
             return

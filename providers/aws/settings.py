@@ -41,6 +41,13 @@ class AwsSettings(ProviderSettings):
     max_attempts: int = Field(
         default=5, ge=1, le=20, description="Tries per API call on throttling and transient errors."
     )
+    page_size: int = Field(
+        default=1000,
+        ge=1,
+        le=1000,
+        description="MaxItems per GetAccountAuthorizationDetails page (config file only).",
+        json_schema_extra={"flag": None},
+    )
     owner_tags: list[str] = Field(
         default_factory=lambda: ["owner", "Owner", "team"],
         description="Tag keys that name an identity's owner, first match wins.",

@@ -63,11 +63,10 @@ class AuditUsage:
         }
 
     def role_metadata_last_use(self, namespace: str, role: str, metadata: dict[str, str]) -> datetime | None:
-        """Newest login whose metadata includes all of ``metadata`` (secret-ID metadata is copied to tokens)."""
-        variants = self.by_role_metadata.get((namespace, role), {})
-        wanted = set(metadata.items())
-        times = [t for items, t in variants.items() if wanted <= set(items)]
-        return max(times) if times else None
+        """Newest use by a token whose metadata is exactly ``metadata`` (AppRole copies a secret-ID's
+        metadata into the tokens it issues, next to ``role_name``)."""
+        key = tuple(sorted((str(k), str(v)) for k, v in metadata.items()))
+        return self.by_role_metadata.get((namespace, role), {}).get(key)
 
 
 def parse_time(value: str) -> datetime:

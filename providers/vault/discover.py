@@ -419,7 +419,7 @@ class NamespaceScan:
             usage_fields = self._usage_fields(last)
             password = Credential(
                 uid=f"{uid}:password",
-                kind="password",
+                kind="vault-userpass",
                 id=user,
                 name=f"userpass password of {user}",
                 static=True,

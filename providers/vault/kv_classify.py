@@ -25,7 +25,7 @@ class KvCredentialKind:
 AWS = KvCredentialKind("aws-access-key", "aws", "AWS access key pair field names")
 GCP = KvCredentialKind("gcp-sa-key", "gcp", "GCP service-account key field names")
 AZURE = KvCredentialKind("azure-client-secret", "azure", "Azure client secret field names")
-DATABASE = KvCredentialKind("password", "database", "database password field names")
+DATABASE = KvCredentialKind("database-password", "database", "database password field names")
 
 _AWS_ID = {"aws_access_key_id", "access_key_id", "accesskeyid", "aws_access_key", "access_key"}
 _AWS_SECRET = {"aws_secret_access_key", "secret_access_key", "secretaccesskey", "aws_secret_key", "secret_key"}

@@ -32,6 +32,24 @@ SELF_SERVICE_PATHS = frozenset(
         "identity/oidc/provider/+/authorize",
     }
 )
+# POST endpoints that only look things up: Vault calls the capability "update", but nothing changes.
+_LOOKUP_SUFFIXES = (
+    "/lookup",
+    "/lookup-accessor",
+    "/lookup-self",
+    "/capabilities",
+    "/capabilities-self",
+    "/capabilities-accessor",
+)
+_LOOKUP_PREFIXES = ("sys/audit-hash/", "sys/tools/hash", "sys/wrapping/lookup", "sys/leases/lookup")
+
+
+def is_lookup_only(path: str) -> bool:
+    """True for paths whose 'update' capability only performs a lookup (lookup-accessor, audit-hash)."""
+    bare = path.rstrip("*")
+    return bare.endswith(_LOOKUP_SUFFIXES) or path.startswith(_LOOKUP_PREFIXES)
+
+
 ESCALATION_PREFIXES = (
     "sys/policy",
     "sys/policies/",
@@ -140,6 +158,8 @@ def judge_rule(rule: PathRule) -> tuple[Privilege | None, str]:
     if "deny" in caps or not caps:
         return None, ""
     writes = caps & WRITE_CAPS
+    if is_lookup_only(rule.path):
+        writes = writes - {"update"}
     sudo = "sudo" in caps
     label = f'path "{rule.path}" {sorted(caps)}'
     if rule.path in ("*", "+*", "+/*") and (writes or sudo):
@@ -155,7 +175,7 @@ def judge_rule(rule: PathRule) -> tuple[Privilege | None, str]:
         return Privilege.PRIVILEGE_ESCALATION, f"{label}: sudo with write"
     if writes:
         return Privilege.WRITE, f"{label}: write"
-    if caps & (READ_CAPS | {"sudo"}):
+    if caps & (READ_CAPS | {"sudo", "update"}):
         return Privilege.READ, f"{label}: read"
     return None, ""
 

@@ -7,6 +7,8 @@ Imported only when the provider is loaded; hvac itself is imported inside the AP
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -69,6 +71,7 @@ class VaultProvider(Provider):
         self._usage: AuditUsage | None = None
         self._usage_problem: str | None = None
         self._usage_loaded = False
+        self.sleep: Callable[[float], None] = time.sleep  # retry back-off; tests inject a no-op
 
     @property
     def vault_settings(self) -> VaultSettings:
@@ -79,6 +82,7 @@ class VaultProvider(Provider):
 
     def _api(self, namespace: str, result: ScopeResult) -> Any:
         from nhiwarden.providers.vault.client import VaultApi
+        from nhiwarden.retry import RetryPolicy
 
         token, _where = read_token()
         s = self.vault_settings
@@ -87,6 +91,7 @@ class VaultProvider(Provider):
             token,
             namespace=namespace or None,
             calls=CallLog(result),
+            retry=RetryPolicy(attempts=4, base_delay=0.2, max_delay=5.0, sleep=self.sleep),
             verify=s.resolved_ca(),
         )
 
@@ -133,7 +138,8 @@ class VaultProvider(Provider):
                 api.close()
             key_info = info.get("key_info") or {}
             for key in sorted(info.get("keys") or []):
-                full = str((key_info.get(key) or {}).get("path") or f"{ns}/{key}" if ns else key).strip("/")
+                child = f"{ns}/{key}" if ns else str(key)
+                full = str((key_info.get(key) or {}).get("path") or child).strip("/")
                 if full not in found:
                     found.append(full)
                     queue.append(full)

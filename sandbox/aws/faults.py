@@ -78,11 +78,7 @@ class FaultInjector:
         with self._lock:
             self.requests[(account, action)] += 1
             fault = next(
-                (
-                    f
-                    for f in self._faults
-                    if f.times > 0 and f.action in ("*", action) and f.account in (None, account)
-                ),
+                (f for f in self._faults if f.times > 0 and f.action in ("*", action) and f.account in (None, account)),
                 None,
             )
             if fault is not None:

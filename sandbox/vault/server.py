@@ -65,6 +65,11 @@ class OpenBaoServer:
         return self.workdir / "audit.log"
 
     @property
+    def hmac_audit_log(self) -> Path:
+        """A second file device with the default ``hmac_accessor=true``: accessors appear as HMACs."""
+        return self.workdir / "audit-hmac.log"
+
+    @property
     def server_log(self) -> Path:
         return self.workdir / "server.log"
 
@@ -83,6 +88,11 @@ class OpenBaoServer:
             "  options = {\n"
             f'    file_path = "{self.audit_log}"\n'
             '    hmac_accessor = "false"\n'
+            "  }\n"
+            "}\n"
+            'audit "file" "file-hmac" {\n'
+            "  options = {\n"
+            f'    file_path = "{self.hmac_audit_log}"\n'
             "  }\n"
             "}\n",
             encoding="utf-8",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from nhiwarden.config import Config, parse_config
 from nhiwarden.errors import ConfigError
 from nhiwarden.findings import fingerprint
@@ -193,3 +196,13 @@ def test_default_config_equals_no_config() -> None:
 
 def scan_inventory() -> Inventory:
     return inventory(*messy_estate())
+
+
+def test_configuration_example_in_the_rule_reference_is_valid() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "rules.md").read_text(encoding="utf-8")
+    block = doc.split("```yaml", 1)[1].split("```", 1)[0]
+    config = parse_config(yaml.safe_load(block), source="docs/rules.md")
+    findings = scan(*messy_estate(), config=config)
+    assert "multiple-active-credentials" not in rule_ids(findings)
+    assert {f.severity for f in of_rule(findings, "credential-expired")} == {"medium"}
+    assert of_rule(findings, "no-owner")  # every kind is checked

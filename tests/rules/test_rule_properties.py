@@ -122,3 +122,22 @@ def test_disabled_credentials_only_appear_as_expired(estate: list[Identity]) -> 
     for finding in findings:
         if finding.credential and finding.credential.uid in disabled:
             assert finding.rule_id == "credential-expired"
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(estate=estates(), shift=st.integers(min_value=-2000, max_value=2000))
+def test_a_dormant_identity_never_also_gets_unused_credential_findings(estate: list[Identity], shift: int) -> None:
+    findings = evaluate(inventory(*estate), as_of=AS_OF + timedelta(days=shift), config=Config())
+    dormant = {f.identity.uid for f in findings if f.rule_id == "dormant-identity"}
+    unused = {f.identity.uid for f in findings if f.rule_id == "unused-credential"}
+    assert not dormant & unused
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(estate=estates())
+def test_expired_credentials_get_only_the_expired_finding(estate: list[Identity]) -> None:
+    findings = evaluate(inventory(*estate), as_of=AS_OF, config=Config(include_system=True))
+    expired = {c.uid for i in estate for c in i.credentials if c.expires_at is not None and c.expires_at <= AS_OF}
+    for finding in findings:
+        if finding.credential and finding.credential.uid in expired:
+            assert finding.rule_id == "credential-expired"

@@ -1,0 +1,24 @@
+"""Fake Google Cloud: a gRPC IAM admin service and a REST server (token, IAM keys, Policy Analyzer,
+Resource Manager) over one in-memory store, with seeded estates. Loopback only.
+"""
+
+from __future__ import annotations
+
+from nhiwarden.sandbox.gcp.fake import SCANNER_EMAIL, FakeGcp
+from nhiwarden.sandbox.gcp.seed import ORG_ID, SeededOrg, seed_org, seed_sprawl
+from nhiwarden.sandbox.gcp.store import Binding, Folder, Key, Project, ServiceAccount, Store
+
+__all__ = [
+    "ORG_ID",
+    "SCANNER_EMAIL",
+    "Binding",
+    "FakeGcp",
+    "Folder",
+    "Key",
+    "Project",
+    "SeededOrg",
+    "ServiceAccount",
+    "Store",
+    "seed_org",
+    "seed_sprawl",
+]
