@@ -11,11 +11,19 @@ accessor, secret-id accessor, key name), never the secret.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Naive datetimes from an API are UTC; aware ones are converted, so every age compares."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class _Model(BaseModel):
@@ -65,14 +73,14 @@ class Credential(_Model):
     kind: str = Field(description="aws-access-key, gcp-sa-key, azure-client-secret, vault-token, ...")
     id: str = Field(description="Public identifier (key id, accessor). Never the secret.")
     name: str | None = None
-    created_at: datetime | None = None
-    expires_at: datetime | None = Field(default=None, description="None: never expires or unknown.")
-    last_used_at: datetime | None = None
+    created_at: UtcDatetime | None = None
+    expires_at: UtcDatetime | None = Field(default=None, description="None: never expires or unknown.")
+    last_used_at: UtcDatetime | None = None
     last_used_source: str | None = Field(
         default=None,
         description="Which API or log said so; None means the provider cannot know (no verdict).",
     )
-    last_used_tracking_since: datetime | None = Field(
+    last_used_tracking_since: UtcDatetime | None = Field(
         default=None, description="Start of the usage signal's window; 'never used' means since then."
     )
     enabled: bool = True
@@ -99,10 +107,10 @@ class Identity(_Model):
     kind: str
     scope: str
     name: str
-    created_at: datetime | None = None
-    last_used_at: datetime | None = None
+    created_at: UtcDatetime | None = None
+    last_used_at: UtcDatetime | None = None
     last_used_source: str | None = None
-    last_used_tracking_since: datetime | None = None
+    last_used_tracking_since: UtcDatetime | None = None
     enabled: bool = True
     system: bool = Field(
         default=False,
@@ -158,8 +166,8 @@ class ScopeResult(_Model):
     credential_count: int = 0
     api_calls: dict[str, int] = Field(default_factory=dict)
     throttled: int = Field(default=0, description="Requests retried because the API throttled them.")
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    started_at: UtcDatetime | None = None
+    finished_at: UtcDatetime | None = None
     attributes: dict[str, Any] = Field(
         default_factory=dict, description="Scope-level facts for scope rules (audit devices, quotas)."
     )

@@ -201,6 +201,9 @@ def _discover_all(
         return list(pool.map(lambda ps: one(*ps), scopes))
 
 
+_LISTS_CREDENTIALS = frozenset({"multiple-active-credentials", "over-privileged"})
+
+
 def _resolve_provisional(
     providers: dict[str, Provider],
     scopes: list[tuple[Provider, Scope]],
@@ -209,13 +212,18 @@ def _resolve_provisional(
 ) -> bool:
     """Ask providers to make provisional credentials with findings precise. True if any were asked."""
     flagged = {f.credential.uid for f in findings if f.credential is not None}
+    # Identity-level findings whose evidence lists credential ids must name real ids too.
+    listing_ids = {f.identity.uid for f in findings if f.rule_id in _LISTS_CREDENTIALS}
     asked = False
     by_key = {(p.name, s.id): (p, s) for p, s in scopes}
     for result in results:
         if result.status == "error":
             continue
         pending: list[Credential] = [
-            c for i in result.identities for c in i.credentials if c.provisional and c.uid in flagged
+            c
+            for i in result.identities
+            for c in i.credentials
+            if c.provisional and (c.uid in flagged or i.uid in listing_ids)
         ]
         if not pending:
             continue

@@ -17,11 +17,23 @@ __all__ = ["EXTENSIONS", "FORMATS", "render"]
 FORMATS: dict[str, str] = {
     "table": "nhiwarden.reports.table",
     "json": "nhiwarden.reports.json_report",
+    "sarif": "nhiwarden.reports.sarif",
+    "junit": "nhiwarden.reports.junit",
+    "csv": "nhiwarden.reports.csv_report",
+    "ocsf": "nhiwarden.reports.ocsf",
+    "markdown": "nhiwarden.reports.markdown",
+    "html": "nhiwarden.reports.html",
 }
 
 EXTENSIONS: dict[str, str] = {
     "table": "txt",
     "json": "json",
+    "sarif": "sarif",
+    "junit": "junit.xml",
+    "csv": "csv",
+    "ocsf": "ocsf.json",
+    "markdown": "md",
+    "html": "html",
 }
 
 

@@ -38,6 +38,8 @@ class RuleContext:
     as_of: datetime
     params: dict[str, Any]
     include_system: bool = False
+    enabled: frozenset[str] = frozenset()  # ids of every enabled rule, for rules that defer to another
+    params_of: dict[str, dict[str, Any]] = field(default_factory=dict)  # every enabled rule's parameters
 
     def identities(self, provider: str | None = None) -> Iterator[Identity]:
         """Identities to judge; platform-managed ones only when configured."""

@@ -43,16 +43,22 @@ def controls_for(rule_id: str, provider: str) -> list[str]:
 
 def parse_controls(labels: list[str]) -> list[Control]:
     """Structured ``{framework, version, control}`` for each label with a known framework prefix."""
+    return [c for c in map(_parse_label, labels) if c is not None]
+
+
+@cache
+def _prefixes() -> tuple[str, ...]:
+    return tuple(sorted(_frameworks()["frameworks"], key=len, reverse=True))
+
+
+@cache
+def _parse_label(label: str) -> Control | None:
     frameworks = _frameworks()["frameworks"]
-    prefixes = sorted(frameworks, key=len, reverse=True)
-    out = []
-    for label in labels:
-        prefix = next((p for p in prefixes if label.startswith(p + "-") or label.startswith(p)), None)
-        if prefix is None:
-            continue
-        control = label[len(prefix) :].lstrip("-")
-        out.append(Control(framework=prefix, version=str(frameworks[prefix]["version"]), control=control))
-    return out
+    for prefix in _prefixes():
+        if label.startswith(prefix + "-"):
+            version = str(frameworks[prefix]["version"])
+            return Control(framework=prefix, version=version, control=label[len(prefix) + 1 :])
+    return None
 
 
 def frameworks() -> dict[str, dict[str, str]]:

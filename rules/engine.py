@@ -20,7 +20,7 @@ from nhiwarden.rules.controls import controls_for, parse_controls
 def effective_params(rule: Rule, config: Config) -> dict[str, Any]:
     """Rule defaults, then the global thresholds the rule uses, then the rule's own overrides."""
     params = dict(rule.params)
-    for key, value in config.thresholds.model_dump().items():
+    for key, value in config.thresholds.model_dump(exclude_unset=True).items():
         if key in params:
             params[key] = value
     override = config.rules.get(rule.id)
@@ -54,19 +54,27 @@ def evaluate(inventory: Inventory, *, as_of: datetime, config: Config | None = N
     """All findings of all enabled rules, worst first, then by rule and identity."""
     config = config or Config()
     findings: dict[str, Finding] = {}
-    for rule in enabled_rules(config):
+    rules = enabled_rules(config)
+    params_of = {rule.id: effective_params(rule, config) for rule in rules}
+    enabled = frozenset(params_of)
+    for rule in rules:
         ctx = RuleContext(
             inventory=inventory,
             as_of=as_of,
-            params=effective_params(rule, config),
+            params=params_of[rule.id],
             include_system=config.include_system,
+            enabled=enabled,
+            params_of=params_of,
         )
         override = config.rules.get(rule.id)
-        for hit in rule.check(ctx):
-            if rule.providers and hit.identity.provider not in rule.providers:
-                continue
-            finding = _to_finding(rule, hit, override.severity if override else None)
-            findings.setdefault(finding.id, finding)
+        try:
+            for hit in rule.check(ctx):
+                if rule.providers and hit.identity.provider not in rule.providers:
+                    continue
+                finding = _to_finding(rule, hit, override.severity if override else None)
+                findings.setdefault(finding.id, finding)
+        except ConfigError as exc:
+            raise ConfigError(exc.problem, file=config.source, field=exc.field) from None
     return sorted(
         findings.values(),
         key=lambda f: (-f.severity.rank, f.rule_id, f.identity.uid, f.credential.uid if f.credential else ""),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from nhiwarden import ratelimit
 from nhiwarden.errors import ScopeError
 from nhiwarden.model import Privilege
 from nhiwarden.providers.azure import privilege
@@ -136,7 +137,7 @@ class ArmReader:
         url: str | None = f"/subscriptions?api-version={_SUBSCRIPTIONS_API}"
         try:
             while url:
-                response = client._client.send_request(HttpRequest("GET", url))
+                response = client._client.send_request(HttpRequest("GET", client._client.format_url(url)))
                 response.raise_for_status()
                 body = response.json()
                 out.extend(body.get("value", []))
@@ -160,6 +161,7 @@ class ArmReader:
         lock = threading.Lock()
 
         def count(action: str) -> None:
+            ratelimit.bucket("azure").acquire()
             with lock:
                 data.calls[action] = data.calls.get(action, 0) + 1
 

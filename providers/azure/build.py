@@ -262,7 +262,3 @@ def _scope_label(scope: str) -> str:
     if scope.lower().startswith("/subscriptions/") and scope.count("/") == 2:
         return f"subscription {scope.rsplit('/', 1)[-1]}"
     return scope
-
-
-def privilege_rank(identity: Identity) -> Privilege | None:
-    return identity.privilege

@@ -294,7 +294,7 @@ class ProjectDiscovery:
             )
         if gone:
             self.result.skipped.append(f"{len(gone)} service account(s) deleted during the scan")
-        self._grants(identities, policies)
+        self._grants(identities, policies, {g.lower() for g in gone})
         return sorted(identities.values(), key=lambda i: i.uid)
 
     def _identity(self, account: dict[str, Any], d: AccountDetails, usage: Usage) -> Identity:
@@ -372,7 +372,7 @@ class ProjectDiscovery:
             },
         )
 
-    def _grants(self, identities: dict[str, Identity], policies: list[PolicySource]) -> None:
+    def _grants(self, identities: dict[str, Identity], policies: list[PolicySource], gone: set[str]) -> None:
         foreign: set[str] = set()
         for source in policies:
             for binding in source.bindings:
@@ -384,7 +384,7 @@ class ProjectDiscovery:
                     email = str(member).split(":", 1)[1].lower()
                     identity = identities.get(email)
                     if identity is None:
-                        if source.inherited:
+                        if source.inherited or email in gone:
                             continue  # another project's account: judged with its own project
                         if is_service_agent(email):
                             identity = identities[email] = self._service_agent(email)

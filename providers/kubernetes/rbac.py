@@ -184,9 +184,11 @@ def assess(
         "*" in (r.get("verbs") or []) and "*" in (r.get("resources") or []) and "*" in (r.get("apiGroups") or [])
         for r in resource_rules
     )
-    if role_name == "cluster-admin" or full_wildcard:
-        add(Privilege.ADMIN, "cluster-admin" if role_name == "cluster-admin" else "* on * (all verbs, all resources)",
-            _cis("5.1.1", "5.1.3") if namespaces is None else _cis("5.1.3"))
+    summary = "; ".join(_fmt_rule(r) for r in rules[:6]) + (f"; +{len(rules) - 6} more rules" if len(rules) > 6 else "")
+    if role_name == "cluster-admin" or full_wildcard:  # everything else is implied: name only this
+        perm = "cluster-admin" if role_name == "cluster-admin" else "* on * (all verbs, all resources)"
+        ctrl = _cis("5.1.1", "5.1.3") if namespaces is None or role_name == "cluster-admin" else _cis("5.1.3")
+        return Assessment(privilege=Privilege.ADMIN, permissions=[perm], controls=list(ctrl), reason=summary)
     for check in _CHECKS:
         for rule in resource_rules:
             if check.narrowable and rule.get("resourceNames"):
@@ -213,7 +215,6 @@ def assess(
         levels.append(Privilege.WRITE)
     levels.append(Privilege.READ)
     worst = min(levels, key=lambda p: p.rank)
-    summary = "; ".join(_fmt_rule(r) for r in rules[:6]) + (f"; +{len(rules) - 6} more rules" if len(rules) > 6 else "")
     return Assessment(privilege=worst, permissions=perms, controls=controls, reason=summary or "no rules")
 
 

@@ -83,19 +83,19 @@ KEY_ID_KEYS = ("key_id", "access_key_id", "aws_access_key_id", "private_key_id",
 
 
 def flatten_names(subkeys: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Field names (nested ones as ``a.b``), lowercased; values are ignored (they are null anyway)."""
+    """Field names (nested ones as ``a/b``), lowercased; values are ignored (they are null anyway)."""
     names: list[str] = []
     for key, value in subkeys.items():
         name = f"{prefix}{key}".lower()
         names.append(name)
         if isinstance(value, Mapping):
-            names.extend(flatten_names(value, prefix=f"{name}."))
+            names.extend(flatten_names(value, prefix=f"{name}/"))
     return names
 
 
 def classify_fields(path: str, names: Iterable[str]) -> KvCredentialKind | None:
     """What kind of static cloud credential a secret holds, from its field names (and path for blobs)."""
-    fields = {n.rsplit(".", 1)[-1] for n in names}
+    fields = {n.rsplit("/", 1)[-1] for n in names}
     lowered_path = path.lower()
     if fields & _AWS_SECRET and (fields & _AWS_ID or _AWS_PATH.search(lowered_path)):
         return AWS

@@ -57,6 +57,10 @@ def unused_credential(ctx: RuleContext) -> Iterator[Hit]:
     threshold = int_param(ctx, UNUSED, "unused_days", minimum=1)
     skip_when_dormant = bool_param(ctx, UNUSED, "skip_when_dormant")
     dormant_threshold = int_param(ctx, UNUSED, "dormant_days", minimum=1)
+    if ctx.enabled and DORMANT not in ctx.enabled:
+        skip_when_dormant = False  # nobody else reports these identities
+    elif DORMANT in ctx.params_of:
+        dormant_threshold = int(ctx.params_of[DORMANT].get("dormant_days", dormant_threshold))
     for identity in ctx.identities():
         if not identity.enabled:
             continue

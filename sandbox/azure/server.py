@@ -542,6 +542,7 @@ def _oauth_error(status: int, error: str, code: int, description: str) -> HttpEr
 def _make_handler(fake: FakeAzure, role: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body in one round trip, no delayed-ACK stalls
         server_version = "nhiwarden-fake-azure"
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the tenant keeps a request log

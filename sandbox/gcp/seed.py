@@ -154,11 +154,11 @@ def seed_org(now: datetime, store: Store | None = None) -> SeededOrg:
 
 
 def seed_sprawl(store: Store, now: datetime, project_id: str = "acme-sprawl", accounts: int = 2000) -> Project:
-    """One project with ``accounts`` service accounts, each with one key; half used recently."""
+    """One project with ``accounts`` service accounts, each with one key; three in four used recently."""
     ids = _Ids(4242)
     project = store.add_project(Project(project_id, "660512938407", f"organizations/{ORG_ID}", "Sprawl"))
     for n in range(accounts):
-        used = now - timedelta(days=n % 30) if n % 2 == 0 else None
+        used = now - timedelta(days=n % 30) if n % 4 else None
         account = ServiceAccount(f"svc-{n:04d}@{project_id}.iam.gserviceaccount.com", ids.unique_id(), f"svc {n}",
                                  last_authenticated=used)
         account.keys.append(Key(ids.key_id(), now - timedelta(days=30 + n % 200), last_authenticated=used))

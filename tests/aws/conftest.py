@@ -79,6 +79,16 @@ def demo_provider(
     return make_provider(demo.credentials[f"{PROD}/{SCANNER}"], accounts=[PROD, "444455556666"])
 
 
+@pytest.fixture(scope="session")
+def demo_results(demo: SeededEstate, sandbox: MotoSandbox) -> dict[str, ScopeResult]:
+    """The demo estate scanned once per session (tests only read it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        use_credentials(mp, demo.credentials[f"{PROD}/{SCANNER}"])
+        provider = AwsProvider({"endpoint_url": sandbox.endpoint, "accounts": [PROD, "444455556666"]}, as_of=NOW)
+        provider.sleep = Sleeps()
+        return scan_all(provider)
+
+
 def scan(provider: AwsProvider, scope: Scope) -> ScopeResult:
     result = ScopeResult(provider="aws", scope=scope.id)
     provider.discover(scope, result)

@@ -47,13 +47,14 @@ path "sys/policies/acl/*" {
 }
 
 # AppRole roles and secret-ID accessors (any mount path); the lookup returns metadata, never the secret-ID.
-path "auth/+/role" {
+# LIST is authorised against the path with a trailing slash.
+path "auth/+/role/" {
   capabilities = ["list"]
 }
 path "auth/+/role/+" {
   capabilities = ["read"]
 }
-path "auth/+/role/+/secret-id" {
+path "auth/+/role/+/secret-id/" {
   capabilities = ["list"]
 }
 path "auth/+/role/+/secret-id-accessor/lookup" {
@@ -61,7 +62,7 @@ path "auth/+/role/+/secret-id-accessor/lookup" {
 }
 
 # userpass users (settings and policies; password hashes are never returned).
-path "auth/+/users" {
+path "auth/+/users/" {
   capabilities = ["list"]
 }
 path "auth/+/users/+" {
@@ -71,9 +72,6 @@ path "auth/+/users/+" {
 # KV v2: metadata (versions, age, custom_metadata) and field names with values nulled (subkeys).
 # Caution: on a KV *v1* mount these globs would read secrets stored under a literal "metadata/" or
 # "subkeys/" prefix. If you have KV v1 mounts, replace "+" with the names of your KV v2 mounts.
-path "+/metadata" {
-  capabilities = ["list"]
-}
 path "+/metadata/*" {
   capabilities = ["read", "list"]
 }
@@ -82,9 +80,6 @@ path "+/subkeys/*" {
 }
 
 # Child namespaces (OpenBao; Vault Enterprise), for --vault-recursive-namespaces.
-path "sys/namespaces" {
-  capabilities = ["list"]
-}
 path "sys/namespaces/*" {
   capabilities = ["list"]
 }

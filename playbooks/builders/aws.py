@@ -1,0 +1,357 @@
+"""Plan steps for AWS IAM users: access-key rotation and offboarding (read-only at plan time).
+
+Reads live state through the same observers ``apply`` re-checks, so the preconditions in the plan are
+exactly what apply compares. Never calls a mutating API.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nhiwarden.findings import Finding
+from nhiwarden.model import Identity
+
+from ..actions import Context
+from ..actions import aws as act
+from ..delivery import parse as parse_delivery
+from ..model import Check, Step, Target
+from ..planner import Built, Skip, observe_into
+
+if TYPE_CHECKING:
+    from ..planner import PlanRequest
+
+KEY_FIELDS = {"aws_access_key_id": "aws_access_key_id", "aws_secret_access_key": "aws_secret_access_key"}
+
+
+def _account_check(ctx: Context, t: str, account: str) -> Check:
+    check = Check(
+        id=f"{t}.account",
+        observe="aws.caller",
+        invariant=True,
+        text=f"the AWS credentials in use belong to account {account}",
+    )
+    facts = observe_into(ctx, check, ["account"])
+    if facts.get("account") != account:
+        raise Skip(f"the AWS credentials in use are for account {facts.get('account')}, the finding is in {account}")
+    return check
+
+
+def _user_arn(ctx: Context, user: str) -> str:
+    return str(act.client(ctx, "iam").get_user(UserName=user)["User"]["Arn"])
+
+
+def _target(finding: Finding, identity: Identity | None) -> Target:
+    return Target(
+        finding_id=finding.id,
+        rule_id=finding.rule_id,
+        identity_uid=finding.identity.uid,
+        identity_name=finding.identity.name,
+        credential_uid=finding.credential.uid if finding.credential else None,
+        credential_id=finding.credential.id if finding.credential else None,
+        owner=identity.owner if identity else None,
+    )
+
+
+def _locations(identity: Identity | None, credential_uid: str) -> list[str]:
+    if identity is None:
+        return []
+    for cred in identity.credentials:
+        if cred.uid == credential_uid:
+            return list(cred.locations)
+    return []
+
+
+def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
+    assert finding.credential is not None
+    account, user = act.parse_uid(finding.identity.uid)
+    key_id = finding.credential.id
+    checks = [_account_check(ctx, t, account)]
+
+    key_check = Check(
+        id=f"{t}.key",
+        observe="aws.access-key",
+        params={"user": user, "key_id": key_id, "min_age_days": req.grace_days},
+        invariant=True,
+        until=f"{t}.delete",
+        text=f"access key {key_id} exists on user {user}",
+    )
+    facts = observe_into(ctx, key_check, ["exists", "user", "created_at", "old_enough"])
+    if not facts.get("exists"):
+        raise Skip(f"access key {key_id} is not on user {user} (keys are matched by id only)")
+    if not facts.get("old_enough"):
+        raise Skip(f"access key {key_id} was created at {facts['created_at']}, inside the {req.grace_days}-day grace period")
+    if facts.get("status") != "Active":
+        raise Skip(f"access key {key_id} is {facts.get('status')}: nothing to rotate")
+    key_check.text = f"access key {key_id} exists on user {user}, created at {facts['created_at']} (older than {req.grace_days} days)"
+    status_check = Check(
+        id=f"{t}.key-status",
+        observe="aws.access-key",
+        params={"user": user, "key_id": key_id},
+        expect={"status": "Active"},
+        text=f"access key {key_id} is Active",
+    )
+    keys_check = Check(id=f"{t}.user-keys", observe="aws.user-keys", params={"user": user}, text="")
+    keys = observe_into(ctx, keys_check, ["key_ids"])["key_ids"]
+    keys_check.text = f"user {user} has exactly the keys {', '.join(keys)}"
+    if len(keys) >= 2:
+        raise Skip(f"user {user} already has {len(keys)} access keys (the AWS limit is 2): delete the unused one first")
+    checks += [key_check, status_check, keys_check]
+
+    spec = req.deliver or next((loc for loc in _locations(identity, finding.credential.uid) if loc.startswith("vault-kv:")), None)
+    if spec is None:
+        raise Skip("no delivery target: pass --deliver (the new secret is never printed)")
+    kind, where = parse_delivery(spec)
+    if kind != "vault-kv":
+        from .delivery_steps import other_delivery
+
+        deliver_action, deliver_params, deliver_call, deliver_rollback, deliver_check = other_delivery(
+            ctx, t, kind, where, key_id
+        )
+    else:
+        mount, _, path = where.partition("/")
+        if not path:
+            raise Skip(f"--deliver {spec}: expected vault-kv:<mount>/<path>")
+        kv_check = Check(
+            id=f"{t}.delivery",
+            observe="vault-kv.secret",
+            params={"mount": mount, "path": path, "key_field": "aws_access_key_id", "key_id": key_id},
+            text="",
+        )
+        kv = observe_into(ctx, kv_check, ["version", "holds_key_id"])
+        if kv["exists"] and not kv["holds_key_id"] and kv.get("key_field_present"):
+            raise Skip(f"vault-kv:{where} holds a different access key id: not overwriting it")
+        version = int(kv["version"])
+        kv_check.text = f"vault-kv:{where} is at version {version}" + (
+            f" and holds key {key_id}" if kv["holds_key_id"] else " (the new key is added to it)"
+        )
+        deliver_check = kv_check
+        deliver_action = "vault-kv.write"
+        deliver_params = {
+            "mount": mount,
+            "path": path,
+            "cas": version,
+            "fields": KEY_FIELDS,
+            "key_field": "aws_access_key_id",
+            "key_id": f"${{{t}.create.access_key_id}}",
+            "previous_key_id": key_id,
+            "secret_step": f"{t}.create",
+        }
+        addr = ctx.connection("vault").get("addr", "$VAULT_ADDR")
+        deliver_call = (
+            f"POST {addr}/v1/{mount}/data/{path} {{data: aws_access_key_id, aws_secret_access_key "
+            f"(other fields kept), options.cas: {version}}}; POST {mount}/metadata/{path} custom_metadata"
+        )
+        deliver_rollback = f"write version {version}'s data back as a new version (cas), if nobody wrote since"
+    checks.append(deliver_check)
+
+    arn = _user_arn(ctx, user)
+    group, later = f"{t}:rotate", f"{t}:delete"
+    new_key = f"${{{t}.create.access_key_id}}"
+    steps = [
+        Step(
+            id=f"{t}.create",
+            stage="create",
+            group=group,
+            action="aws.create-access-key",
+            target=finding.identity.uid,
+            api_call=f"iam:CreateAccessKey UserName={user}",
+            params={"user": user, "known_key_ids": keys},
+            rollback=f"iam:DeleteAccessKey UserName={user} AccessKeyId=<the new key>",
+        ),
+        Step(
+            id=f"{t}.deliver",
+            stage="deliver",
+            group=group,
+            action=deliver_action,
+            target=spec,
+            api_call=deliver_call,
+            params=deliver_params,
+            rollback=deliver_rollback,
+            secret_from=f"{t}.create",
+        ),
+        Step(
+            id=f"{t}.verify",
+            stage="verify",
+            group=group,
+            action="aws.verify-access-key",
+            target=finding.identity.uid,
+            api_call=f"sts:GetCallerIdentity signed with the new key as read back from {spec}; expect {arn}",
+            params={"user_arn": arn, "key_id": new_key, "read_from": {"action": deliver_action, "params": deliver_params}},
+            rollback="none needed (read-only)",
+        ),
+        Step(
+            id=f"{t}.deactivate",
+            stage="deactivate",
+            group=group,
+            action="aws.set-access-key-status",
+            target=finding.credential.uid,
+            api_call=f"iam:UpdateAccessKey UserName={user} AccessKeyId={key_id} Status=Inactive",
+            params={"user": user, "key_id": key_id, "status": "Inactive"},
+            rollback=f"iam:UpdateAccessKey UserName={user} AccessKeyId={key_id} Status=Active",
+            requires=[
+                Check(
+                    id=f"{t}.new-key-active",
+                    observe="aws.access-key",
+                    params={"user": user, "key_id": new_key},
+                    expect={"exists": True, "status": "Active"},
+                    text="the new key exists and is Active",
+                )
+            ],
+        ),
+        Step(
+            id=f"{t}.delete",
+            stage="delete",
+            group=later,
+            manual=True,
+            action="aws.delete-access-key",
+            target=finding.credential.uid,
+            api_call=f"iam:DeleteAccessKey UserName={user} AccessKeyId={key_id}",
+            params={"user": user, "key_id": key_id},
+            rollback=None,
+            not_before={"after": f"{t}.deactivate", "days": req.delete_after_days},
+            requires=[
+                Check(
+                    id=f"{t}.old-key-inactive",
+                    observe="aws.access-key",
+                    params={"user": user, "key_id": key_id},
+                    expect={"exists": True, "status": "Inactive"},
+                    text=f"access key {key_id} is still Inactive (nobody re-activated it)",
+                ),
+                Check(
+                    id=f"{t}.old-key-unused",
+                    observe="aws.key-last-used",
+                    params={"key_id": key_id, "since": f"${{{t}.deactivate.at}}"},
+                    expect={"used_after": False},
+                    text=f"access key {key_id} was not used since it was deactivated",
+                ),
+            ],
+        ),
+    ]
+    return Built(target=_target(finding, identity), checks=checks, steps=steps)
+
+
+def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
+    account, user = act.parse_uid(finding.identity.uid)
+    checks = [_account_check(ctx, t, account)]
+    keys_check = Check(
+        id=f"{t}.user-keys",
+        observe="aws.user-keys",
+        params={"user": user},
+        invariant=False,
+        text="",
+    )
+    facts = observe_into(ctx, keys_check, ["key_ids", "active_key_ids"])
+    keys, active = facts["key_ids"], facts["active_key_ids"]
+    keys_check.text = f"user {user} has keys {keys or 'none'} (active: {active or 'none'})"
+    checks.append(keys_check)
+    for key_id in keys:
+        c = Check(
+            id=f"{t}.key-{key_id}",
+            observe="aws.access-key",
+            params={"user": user, "key_id": key_id, "min_age_days": req.grace_days},
+            invariant=True,
+            until=f"{t}.delete-keys",
+            text="",
+        )
+        kf = observe_into(ctx, c, ["exists", "created_at", "old_enough"])
+        if not kf["old_enough"]:
+            raise Skip(f"access key {key_id} was created at {kf['created_at']}, inside the {req.grace_days}-day grace period")
+        c.text = f"access key {key_id} exists on user {user}, created at {kf['created_at']}"
+        checks.append(c)
+    quarantine = Check(
+        id=f"{t}.no-quarantine",
+        observe="aws.user-policy",
+        params={"user": user, "policy_name": act.QUARANTINE_POLICY},
+        text=f"user {user} has no inline policy {act.QUARANTINE_POLICY} yet",
+    )
+    observe_into(ctx, quarantine, ["attached"])
+    if quarantine.expect["attached"]:
+        raise Skip(f"user {user} is already quarantined")
+    checks.append(quarantine)
+
+    steps: list[Step] = []
+    first_gate = None
+    if req.notify_webhook:
+        steps.append(_notify_step(req, t, finding, identity, next_stage="disable"))
+        first_gate = {"after": f"{t}.notify", "days": req.notice_days}
+    steps += [
+        Step(
+            id=f"{t}.disable-keys",
+            stage="disable",
+            group=f"{t}:disable",
+            manual=True,
+            action="aws.deactivate-user-keys",
+            target=finding.identity.uid,
+            api_call=f"iam:UpdateAccessKey UserName={user} Status=Inactive for {', '.join(active) or 'no key'}",
+            params={"user": user, "key_ids": active},
+            rollback="iam:UpdateAccessKey Status=Active for exactly the keys this step deactivated",
+            not_before=first_gate,
+        ),
+        Step(
+            id=f"{t}.quarantine",
+            stage="disable",
+            group=f"{t}:disable",
+            manual=True,
+            action="aws.attach-quarantine",
+            target=finding.identity.uid,
+            api_call=f"iam:PutUserPolicy UserName={user} PolicyName={act.QUARANTINE_POLICY} (Deny * on *)",
+            params={"user": user, "policy_name": act.QUARANTINE_POLICY},
+            rollback=f"iam:DeleteUserPolicy UserName={user} PolicyName={act.QUARANTINE_POLICY}",
+        ),
+        Step(
+            id=f"{t}.delete-keys",
+            stage="delete",
+            group=f"{t}:delete",
+            manual=True,
+            action="aws.delete-user-keys",
+            target=finding.identity.uid,
+            api_call=f"iam:DeleteAccessKey UserName={user} for {', '.join(keys) or 'no key'}",
+            params={"user": user, "key_ids": keys},
+            rollback=None,
+            not_before={"after": f"{t}.quarantine", "days": req.delete_after_days},
+            requires=[
+                Check(
+                    id=f"{t}.unused-{k}",
+                    observe="aws.key-last-used",
+                    params={"key_id": k, "since": f"${{{t}.quarantine.at}}"} if False else {"key_id": k, "since": f"${{{t}.disable-keys.at}}"},
+                    expect={"used_after": False},
+                    text=f"access key {k} was not used since the user was disabled",
+                )
+                for k in keys
+            ],
+        ),
+    ]
+    return Built(target=_target(finding, identity), checks=checks, steps=steps)
+
+
+def _notify_step(req: PlanRequest, t: str, finding: Finding, identity: Identity | None, *, next_stage: str) -> Step:
+    from ..notify import payload  # noqa: F401 - the action module must exist
+
+    assert req.notify_webhook is not None
+    shown = req.notify_webhook if req.notify_webhook.startswith("env:") else "<webhook URL>"
+    return Step(
+        id=f"{t}.notify",
+        stage="notify",
+        group=f"{t}:notify",
+        action="notify.webhook",
+        target=identity.owner if identity and identity.owner else finding.identity.uid,
+        api_call=f"POST {shown} ({req.notify_format} payload: the finding, the owner, {next_stage} date)",
+        params={
+            "url": req.notify_webhook,
+            "format": req.notify_format,
+            "plan_id": None,
+            "owner": identity.owner if identity else None,
+            "next_stage": next_stage,
+            "next_stage_in_days": req.notice_days,
+            "finding": {
+                "id": finding.id,
+                "rule_id": finding.rule_id,
+                "severity": finding.severity.value,
+                "message": finding.message,
+                "identity_uid": finding.identity.uid,
+                "identity_name": finding.identity.name,
+                "credential_id": finding.credential.id if finding.credential else None,
+            },
+        },
+        rollback="none needed (a message cannot be recalled)",
+    )

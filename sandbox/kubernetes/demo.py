@@ -1,0 +1,40 @@
+"""``nhiwarden demo`` for Kubernetes: two seeded fake clusters behind one generated kubeconfig.
+
+Starts a "prod" and a "staging" fake kube-apiserver on loopback, writes ``<workdir>/kubeconfig`` with
+one context each, and yields the settings that scan both. Stops the servers on exit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from nhiwarden.sandbox.base import DemoEstate
+from nhiwarden.sandbox.kubernetes.estate import seed_prod, seed_staging
+from nhiwarden.sandbox.kubernetes.kubeconfig import KubeContext, write_kubeconfig
+from nhiwarden.sandbox.kubernetes.server import FakeApiServer
+from nhiwarden.sandbox.kubernetes.store import Store
+
+
+@contextmanager
+def start_demo(workdir: Path, *, now: datetime | None = None) -> Iterator[DemoEstate]:
+    now = now or datetime.now(UTC)
+    prod, staging = FakeApiServer(Store(clock=now)), FakeApiServer(Store(clock=now))
+    canaries = seed_prod(prod.store, now)
+    seed_staging(staging.store, now)
+    with prod, staging:
+        prod_token, staging_token = prod.add_token("demo-scanner"), staging.add_token("demo-scanner")
+        path = write_kubeconfig(
+            Path(workdir) / "kubeconfig",
+            [KubeContext("prod", prod.url, prod_token, cluster="prod-cluster"),
+             KubeContext("staging", staging.url, staging_token, cluster="staging-cluster")],
+        )
+        yield DemoEstate(
+            provider="kubernetes",
+            settings={"kubeconfig": str(path), "all_contexts": True},
+            env={},
+            canaries=[*canaries, prod_token, staging_token],
+            description="two fake clusters (prod, staging) served by nhiwarden's fake kube-apiserver",
+        )
