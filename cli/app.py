@@ -18,13 +18,58 @@ from nhiwarden import __version__
 from nhiwarden.errors import NhiwardenError
 from nhiwarden.redact import redact
 from rich.console import Console
+from typer.core import TyperGroup
 
 EXIT_INTERNAL = 4
+
+# Commands are imported only when invoked, so `nhiwarden --help` and `--version` stay fast and never
+# load provider SDKs. name -> (module in nhiwarden.cli with register(app), one-line help).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "scan": ("scan", "Scan providers (read-only) and report findings."),
+    "inventory": ("scan", "List every identity and credential found, without judging them."),
+    "rules": ("rules_cmd", "Describe the built-in and plugin rules."),
+    "report": ("report_cmd", "Render a saved JSON report in other formats."),
+    "diff": ("diff_cmd", "Compare two JSON reports: new, resolved and unchanged findings."),
+    "merge": ("merge_cmd", "Merge the reports of a sharded scan into one."),
+    "plan": ("plan_cmd", "Plan a remediation playbook (rotate, offboard, migrate) for findings."),
+    "apply": ("plan_cmd", "Apply a reviewed plan: journaled, resumable, reversible."),
+    "doctor": ("doctor", "Check credentials and every permission the scan needs."),
+    "demo": ("demo", "Scan a seeded local estate (moto, OpenBao, fake K8s/GCP/Azure): no cloud needed."),
+}
+
+
+class LazyGroup(TyperGroup):
+    """A command group that imports a command's module only when that command runs."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, short = COMMANDS[cmd_name]
+        if self._listing:
+            return click.Command(cmd_name, help=short, short_help=short)
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        holder = typer.Typer()
+        module.register(holder)
+        return typer.main.get_group(holder).get_command(ctx, cmd_name)
+
 
 app = typer.Typer(
     name="nhiwarden",
     help="Govern non-human identities: find unused, dormant, over-privileged and static-secret service "
     "identities across AWS, GCP, Azure, Kubernetes and Vault/OpenBao.",
+    cls=LazyGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -55,22 +100,12 @@ def _main(
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-# Each command module has register(app). Modules still being built may be absent from a build.
-COMMANDS = ("scan", "rules_cmd", "doctor", "demo", "report_cmd", "merge_cmd", "diff_cmd", "plan_cmd")
-for _name in COMMANDS:
-    try:
-        _module = importlib.import_module(f"{__package__}.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"{__package__}.{_name}":
-            raise
-        continue
-    _module.register(app)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; never let a traceback reach the user unless --debug asks for it."""
     err = Console(stderr=True, soft_wrap=True)
     command = typer.main.get_command(app)
+    if not isinstance(command, LazyGroup):  # typer made a plain command: keep the group
+        raise AssertionError("nhiwarden CLI must be a group")
     try:
         rc = command.main(args=argv, prog_name="nhiwarden", standalone_mode=False)
     except click.exceptions.Exit as exc:

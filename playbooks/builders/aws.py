@@ -102,11 +102,7 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
         raise Skip("no delivery target: pass --deliver (the new secret is never printed)")
     kind, where = parse_delivery(spec)
     if kind != "vault-kv":
-        from .delivery_steps import other_delivery
-
-        deliver_action, deliver_params, deliver_call, deliver_rollback, deliver_check = other_delivery(
-            ctx, t, kind, where, key_id
-        )
+        raise Skip(f"delivery of AWS keys to {kind} is not implemented yet: use vault-kv:<mount>/<path>")
     else:
         mount, _, path = where.partition("/")
         if not path:
@@ -313,7 +309,7 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
                 Check(
                     id=f"{t}.unused-{k}",
                     observe="aws.key-last-used",
-                    params={"key_id": k, "since": f"${{{t}.quarantine.at}}"} if False else {"key_id": k, "since": f"${{{t}.disable-keys.at}}"},
+                    params={"key_id": k, "since": f"${{{t}.disable-keys.at}}"},
                     expect={"used_after": False},
                     text=f"access key {k} was not used since the user was disabled",
                 )

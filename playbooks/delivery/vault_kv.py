@@ -59,6 +59,7 @@ def observe_secret(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "exists": version > 0,
         "version": version,
         "holds_key_id": bool(key_field) and data.get(key_field) == params.get("key_id"),
+        "key_field_present": bool(key_field) and key_field in data,
     }
 
 

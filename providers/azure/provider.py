@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
+from nhiwarden import ratelimit
 from nhiwarden.errors import ScopeError
 from nhiwarden.model import Scope, ScopeResult
 from nhiwarden.providers.base import CallLog, DoctorCheck, Permission, Provider, ProviderSettings
@@ -205,7 +206,7 @@ class AzureProvider(Provider):
             subs = [{"subscriptionId": s, "displayName": s} for s in self.cfg.subscriptions]
         else:
             try:
-                subs = self.arm().list_subscriptions(lambda _action: None)
+                subs = self.arm().list_subscriptions(lambda _action: ratelimit.bucket(self.name).acquire())
             except ScopeError as exc:
                 subs, listing_error = [], exc.reason
         subs = [s for s in subs if (s.get("state") or "Enabled") != "Disabled"]

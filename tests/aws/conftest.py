@@ -97,3 +97,8 @@ def scan(provider: AwsProvider, scope: Scope) -> ScopeResult:
 
 def scan_all(provider: AwsProvider) -> dict[str, ScopeResult]:
     return {s.id: scan(provider, s) for s in provider.scopes()}
+
+
+def seed_accounts(sandbox: MotoSandbox, *specs: Any) -> SeededEstate:
+    """Seed AccountSpecs; the first spec should contain a user named 'scanner' with one key."""
+    return seed(sandbox.endpoint, list(specs), NOW)

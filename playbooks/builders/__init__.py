@@ -1,0 +1,1 @@
+"""Per-platform plan builders: read live state (never write) and produce checks and steps."""
