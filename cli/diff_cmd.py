@@ -16,8 +16,8 @@ def register(app: typer.Typer) -> None:
 
 
 def diff(
-    old: Annotated[Path, typer.Argument(help="The earlier JSON report (the baseline).")],
-    new: Annotated[Path, typer.Argument(help="The later JSON report.")],
+    old: Annotated[Path, typer.Argument(help="The earlier JSON report (the baseline).", metavar="OLD.json")],
+    new: Annotated[Path, typer.Argument(help="The later JSON report.", metavar="NEW.json")],
     format: Annotated[str, typer.Option("--format", "-f", help="table (terminal) or json (pipelines).")] = "table",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.", dir_okay=False)

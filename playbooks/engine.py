@@ -81,7 +81,11 @@ def mismatches(ctx: Context, checks: list[Check]) -> tuple[list[str], dict[str, 
     for check in checks:
         got = observe(ctx, check)
         seen[check.id] = got
-        diff = [f"{k}: expected {check.expect[k]!r}, found {got.get(k)!r}" for k in check.expect if got.get(k) != check.expect[k]]
+        diff = [
+            f"{k}: expected {check.expect[k]!r}, found {got.get(k)!r}"
+            for k in check.expect
+            if got.get(k) != check.expect[k]
+        ]
         if diff:
             problems.append(f"{check.text} ({'; '.join(diff)})")
     return problems, seen
@@ -127,7 +131,7 @@ class Engine:
             self._check_gates(journal, selected)
             self._check_live(journal, ctx)
             self._recover(journal, ctx, result)
-            self._run(journal, ctx, selected, result)
+            self._run(journal, ctx, [s for s in selected if not journal.completed(s.id)], result)
             result.pending = [s.id for s in self.plan.steps if not journal.completed(s.id)]
             result.message = self._next_hint(journal)
             return result
@@ -174,9 +178,7 @@ class Engine:
             chosen = [s for s in pending if not s.manual]
         else:
             limit = STAGE_ORDER.index(stage)
-            chosen = [
-                s for s in pending if s.stage == stage or (not s.manual and STAGE_ORDER.index(s.stage) <= limit)
-            ]
+            chosen = [s for s in pending if s.stage == stage or (not s.manual and STAGE_ORDER.index(s.stage) <= limit)]
             if not chosen and not any(s.stage == stage for s in self.plan.steps):
                 raise PlanError(f"--stage {stage}: this plan has no {stage} stage")
         chosen_ids = {s.id for s in chosen}
@@ -205,8 +207,13 @@ class Engine:
             if not gate:
                 continue
             after = journal.completed(str(gate["after"]))
-            if after is None:
-                continue  # checked by _select: the earlier step runs in this apply
+            if after is None:  # the earlier step runs in this apply: only a zero hold lets both run
+                if float(gate["days"]) > 0:
+                    raise PlanError(
+                        f"stage {step.stage} of {step.target} runs {gate['days']} days after {gate['after']}, "
+                        "which has not run yet: apply the earlier stages first; nothing was changed"
+                    )
+                continue
             due = after.ts + timedelta(days=float(gate["days"]))
             if self.now < due:
                 raise PlanError(
@@ -243,7 +250,9 @@ class Engine:
             ctx.current = step.id
             outputs = act.recover(ctx, ctx.resolve(step.params), step.id)
             if outputs is not None:
-                journal.append("recovered", step=step.id, stage=step.stage, target=step.target, outputs=outputs, now=self.now)
+                journal.append(
+                    "recovered", step=step.id, stage=step.stage, target=step.target, outputs=outputs, now=self.now
+                )
                 ctx.outputs[step.id] = outputs
                 result.recovered.append(step.id)
                 self.say(f"recovered {step.id}: it had completed before the interruption")
@@ -271,14 +280,16 @@ class Engine:
                 self.say(f"done {step.id}: {step.api_call}")
             except Exception as exc:
                 reason = redact(exc) if str(exc) else type(exc).__name__
-                journal.append("failed", step=step.id, stage=step.stage, target=step.target, error=reason, now=self.now)
                 group = [s for s in self.plan.steps if s.group == step.group and journal.completed(s.id)]
+                journal.append("failed", step=step.id, stage=step.stage, target=step.target, error=reason, now=self.now)
                 errors = self._undo(journal, ctx, list(reversed(group)), result)
                 undone = ", ".join(result.rolled_back) or "nothing"
                 tail = f"; rollback FAILED: {'; '.join(errors)}" if errors else ""
                 if isinstance(exc, StateChanged) and not group:
                     raise StateChanged(f"step {step.id} refused, nothing was changed: {reason}") from None
-                raise StepFailed(f"step {step.id} ({step.api_call}) failed: {reason}; rolled back: {undone}{tail}") from None
+                raise StepFailed(
+                    f"step {step.id} ({step.api_call}) failed: {reason}; rolled back: {undone}{tail}"
+                ) from None
 
     def _run_one(self, journal: Journal, ctx: Context, step: Step) -> None:
         act = get_action(step.action)
@@ -287,9 +298,14 @@ class Engine:
         faults.hit(step.id, "before", ctx.env)
         journal.append("started", step=step.id, stage=step.stage, target=step.target, now=self.now)
         outputs = act.run(ctx, params)
-        faults.hit(step.id, "after", ctx.env)
-        journal.append("completed", step=step.id, stage=step.stage, target=step.target, outputs=outputs, now=self.now)
-        ctx.outputs[step.id] = outputs
+        try:
+            faults.hit(step.id, "after", ctx.env)
+        finally:
+            # The call succeeded: record it even when what follows fails, so a rollback undoes it.
+            journal.append(
+                "completed", step=step.id, stage=step.stage, target=step.target, outputs=outputs, now=self.now
+            )
+            ctx.outputs[step.id] = outputs
 
     def _redo(self, journal: Journal, ctx: Context, source: Step, result: ApplyResult) -> None:
         """The secret of ``source`` died with an earlier process: undo it and run it again."""
@@ -315,10 +331,14 @@ class Engine:
                 continue
             except Exception as exc:
                 reason = redact(exc)
-                journal.append("rollback-failed", step=step.id, stage=step.stage, target=step.target, error=reason, now=self.now)
+                journal.append(
+                    "rollback-failed", step=step.id, stage=step.stage, target=step.target, error=reason, now=self.now
+                )
                 errors.append(f"{step.id}: {reason}")
                 continue
-            journal.append("rolled-back", step=step.id, stage=step.stage, target=step.target, outputs=outputs, now=self.now)
+            journal.append(
+                "rolled-back", step=step.id, stage=step.stage, target=step.target, outputs=outputs, now=self.now
+            )
             ctx.outputs.pop(step.id, None)
             ctx.secrets.pop(step.id, None)
             result.rolled_back.append(step.id)

@@ -126,7 +126,7 @@ def make_plan(req: PlanRequest) -> Plan:
     built: list[Built] = []
     seen: set[str] = set()
     for finding in findings:
-        key = (finding.credential.uid if finding.credential and playbook == "rotate" else finding.identity.uid)
+        key = finding.credential.uid if finding.credential and playbook == "rotate" else finding.identity.uid
         if key in seen:
             continue
         seen.add(key)
@@ -153,6 +153,29 @@ def make_plan(req: PlanRequest) -> Plan:
         raise PlanError("live state changed while planning: " + "; ".join(problems))
     plan.state_hash = state_hash(seen_state)
     return plan
+
+
+def connections(
+    report: Report, env: dict[str, str], overrides: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Non-secret endpoints for apply: the scan's provider settings, then the environment, then flags."""
+    settings = (report.scan.parameters or {}).get("provider_settings") or {}
+    aws = dict(settings.get("aws") or {})
+    vault = dict(settings.get("vault") or {})
+    out: dict[str, dict[str, Any]] = {
+        "aws": {
+            "endpoint_url": env.get("AWS_ENDPOINT_URL_IAM") or env.get("AWS_ENDPOINT_URL") or aws.get("endpoint_url"),
+            "region": aws.get("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            "profile": env.get("AWS_PROFILE") or aws.get("profile"),
+        },
+        "vault": {
+            "addr": env.get("VAULT_ADDR") or env.get("BAO_ADDR") or vault.get("addr") or vault.get("address"),
+            "namespace": env.get("VAULT_NAMESPACE") or env.get("BAO_NAMESPACE") or vault.get("namespace"),
+        },
+    }
+    for name, values in (overrides or {}).items():
+        out.setdefault(name, {}).update({k: v for k, v in values.items() if v is not None})
+    return {name: {k: v for k, v in values.items() if v is not None} for name, values in out.items()}
 
 
 def _who() -> str:

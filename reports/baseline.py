@@ -14,10 +14,9 @@ This module never rescans and never judges: it compares finding ids.
 
 from __future__ import annotations
 
-from pydantic import PrivateAttr
-
 from nhiwarden.findings import Finding
 from nhiwarden.report import BaselineInfo, Report
+from pydantic import PrivateAttr
 
 __all__ = ["BaselinedReport", "apply_baseline", "known_findings", "resolved_findings", "unchanged_findings"]
 

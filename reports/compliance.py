@@ -23,7 +23,14 @@ from nhiwarden.rules.controls import controls_for, frameworks, parse_controls
 
 Status = Literal["pass", "fail", "not-evaluated"]
 KNOWN_PROVIDERS = ("aws", "azure", "gcp", "kubernetes", "vault")
-_KIND_PREFIX = {"aws": "aws", "gcp": "gcp", "azure": "azure", "k8s": "kubernetes", "kubernetes": "kubernetes", "vault": "vault"}
+_KIND_PREFIX = {
+    "aws": "aws",
+    "gcp": "gcp",
+    "azure": "azure",
+    "k8s": "kubernetes",
+    "kubernetes": "kubernetes",
+    "vault": "vault",
+}
 
 
 @dataclass
@@ -91,11 +98,14 @@ def _natural(text: str) -> list[Any]:
 def evaluate(report: Report) -> list[FrameworkView]:
     known = frameworks()
     rules = all_rules()
-    enabled = set(enabled_rule_ids(report)) if report.scan.parameters.get("rules") else {
-        r.id for r in rules.values() if r.enabled_by_default
-    }
+    enabled = (
+        set(enabled_rule_ids(report))
+        if report.scan.parameters.get("rules")
+        else {r.id for r in rules.values() if r.enabled_by_default}
+    )
     scanned = {s.provider for s in report.scopes if s.status != "error"}
     partial = {s.provider for s in report.scopes if s.status == "partial"}
+    attempted = {s.provider for s in report.scopes}
     all_providers = set(KNOWN_PROVIDERS) | {s.provider for s in report.scopes}
     table: dict[str, ControlStatus] = {}
 
@@ -115,7 +125,7 @@ def evaluate(report: Report) -> list[FrameworkView]:
         restrict = set(rule.providers) if rule and rule.providers else None
         for key, labels in _crosswalk_keys(rule_id).items():
             owner = _provider_of_key(key)
-            targets = all_providers if owner is None else {owner}
+            targets = set(all_providers) if owner is None else {owner}
             if restrict is not None:
                 targets &= restrict
             for label in labels:
@@ -155,7 +165,14 @@ def evaluate(report: Report) -> list[FrameworkView]:
                 item.note += " (some scopes partial: see Scopes)"
         else:
             item.status = "not-evaluated"
-            item.note = "provider not scanned: " + ", ".join(sorted(item.providers))
+            failed = sorted(item.providers & attempted)
+            others = sorted(item.providers - attempted)
+            reasons = []
+            if failed:
+                reasons.append("scan failed: " + ", ".join(failed))
+            if others:
+                reasons.append("provider not scanned: " + ", ".join(others))
+            item.note = "; ".join(reasons)
         if item.accepted:
             item.note += f"; {item.accepted} accepted by exception"
 
@@ -164,7 +181,12 @@ def evaluate(report: Report) -> list[FrameworkView]:
         controls = sorted((c for c in table.values() if c.framework == prefix), key=lambda c: _natural(c.control))
         if controls:
             views.append(
-                FrameworkView(prefix=prefix, name=str(meta.get("name", prefix)), version=str(meta.get("version", "")), controls=controls)
+                FrameworkView(
+                    prefix=prefix,
+                    name=str(meta.get("name", prefix)),
+                    version=str(meta.get("version", "")),
+                    controls=controls,
+                )
             )
     return views
 

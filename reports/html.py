@@ -26,10 +26,10 @@ from nhiwarden.reports.baseline import unchanged_findings
 
 AGE_BUCKETS: list[tuple[str, int | None]] = [
     ("< 30 d", 30),
-    ("30–90 d", 90),
-    ("90–180 d", 180),
-    ("180–365 d", 365),
-    ("1–2 y", 730),
+    ("30\u201390 d", 90),
+    ("90\u2013180 d", 180),
+    ("180\u2013365 d", 365),
+    ("1\u20132 y", 730),
     ("> 2 y", None),
 ]
 
@@ -50,7 +50,9 @@ def _csp_hash(text: str) -> str:
 # ---------------------------------------------------------------- charts (inline SVG, no script)
 
 
-def bar_chart(chart_id: str, data: list[tuple[str, int]], *, classes: dict[str, str] | None = None, width: int = 420) -> str:
+def bar_chart(
+    chart_id: str, data: list[tuple[str, int]], *, classes: dict[str, str] | None = None, width: int = 420
+) -> str:
     """Horizontal bars with labels and values; an empty chart says so."""
     row, label_w, pad = 22, 150, 40
     height = max(1, len(data)) * row + 8
@@ -69,7 +71,8 @@ def bar_chart(chart_id: str, data: list[tuple[str, int]], *, classes: dict[str, 
         parts.append(
             f'<g class="series"><title>{e(label)}: {value}</title>'
             f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{e(short)}</text>'
-            f'<rect class="{e(cls)}" x="{label_w}" y="{y + 2}" width="{max(bar, 1 if value else 0)}" height="{row - 6}"></rect>'
+            f'<rect class="{e(cls)}" x="{label_w}" y="{y + 2}" '
+            f'width="{max(bar, 1 if value else 0)}" height="{row - 6}"></rect>'
             f'<text x="{label_w + bar + 4}" y="{y + 14}">{value}</text></g>'
         )
     parts.append("</svg>")
@@ -98,21 +101,34 @@ def credential_ages(report: Report) -> list[tuple[str, int]]:
 def _finding_row(f: Finding, status: str, exception: ExceptionInForce | None) -> str:
     cred = f.credential
     text = " ".join(
-        [f.severity.value, f.rule_id, f.identity.provider, f.identity.scope, f.identity.name, f.identity.uid, cred.id if cred else "", f.message, status, f.id, *f.controls]
+        [
+            f.severity.value,
+            f.rule_id,
+            f.identity.provider,
+            f.identity.scope,
+            f.identity.name,
+            f.identity.uid,
+            cred.id if cred else "",
+            f.message,
+            status,
+            f.id,
+            *f.controls,
+        ]
     ).lower()
     evidence = json.dumps(f.evidence, indent=2, sort_keys=True, default=str)
     extra = ""
     if exception is not None:
         extra = (
             f"<p>Accepted by exception: {e(exception.reason)} — owner {e(exception.owner)}, "
-            f"expires {e(exception.expires.isoformat())}{', ticket ' + e(exception.ticket) if exception.ticket else ''}</p>"
+            f"expires {e(exception.expires.isoformat())}"
+            f"{', ticket ' + e(exception.ticket) if exception.ticket else ''}</p>"
         )
     controls = ", ".join(f"<code>{e(c)}</code>" for c in f.controls) or "—"
     remediation = ", ".join(f"<code>{e(r)}</code>" for r in f.remediation) or "—"
     return (
         f'<tr data-severity="{e(f.severity.value)}" data-status="{e(status)}" data-text="{e(text)}">'
         f'<td class="sev sev-{e(f.severity.value)}" data-sort="{f.severity.rank}">{e(f.severity.value)}</td>'
-        f"<td><code>{e(f.rule_id)}</code></td>"
+        f'<td class="rule"><code>{e(f.rule_id)}</code></td>'
         f"<td>{e(f.identity.provider)}</td>"
         f'<td class="id">{e(f.identity.scope)}</td>'
         f'<td><b>{e(f.identity.name)}</b><br><span class="id muted">{e(f.identity.uid)}</span></td>'
@@ -135,13 +151,15 @@ def _findings_section(report: Report) -> str:
     status_options = "".join(f'<option value="{s}">{s}</option>' for s in statuses)
     return (
         '<section id="findings-section"><h2>Findings</h2>'
-        '<div class="controls"><label>Filter <input id="filter" type="search" placeholder="identity, rule, scope, control…" '
+        '<div class="controls"><label>Filter '
+        '<input id="filter" type="search" placeholder="identity, rule, scope, control\u2026" '
         'autocomplete="off"></label>'
         f'<label>Severity <select id="severity-filter"><option value="">all</option>{sev_options}</select></label>'
         f'<label>Status <select id="status-filter"><option value="">all</option>{status_options}</select></label>'
         f'<span id="shown" class="muted">{len(rows)} of {len(rows)} shown</span></div>'
         '<table id="findings"><thead><tr>'
-        '<th class="sortable" data-type="number">Severity</th><th class="sortable">Rule</th><th class="sortable">Provider</th>'
+        '<th class="sortable" data-type="number">Severity</th><th class="sortable">Rule</th>'
+        '<th class="sortable">Provider</th>'
         '<th class="sortable">Scope</th><th class="sortable">Identity</th><th class="sortable">Credential</th>'
         '<th>Message and evidence</th><th class="sortable">Status</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></section>"
@@ -166,7 +184,8 @@ def _charts_section(report: Report) -> str:
 
 def _compliance_section(report: Report) -> str:
     parts = [
-        '<section id="compliance"><h2>Compliance</h2><p class="muted">A control <b>fails</b> when an active finding maps to '
+        '<section id="compliance"><h2>Compliance</h2><p class="muted">'
+        "A control <b>fails</b> when an active finding maps to "
         "it, <b>passes</b> when an enabled rule that maps to it ran on a scanned provider without findings, and is "
         "<b>not evaluated</b> when its rules are disabled or its provider was not scanned. Mappings are nhiwarden's "
         "suggested crosswalk, not an official one.</p>"
@@ -196,17 +215,18 @@ def _scopes_section(report: Report) -> str:
     rows = []
     for s in report.scopes:
         notes = [*(f"missing: {m}" for m in s.missing), *(f"skipped: {m}" for m in s.skipped)]
-        calls = ", ".join(f"{k}×{v}" for k, v in sorted(s.api_calls.items()))
+        calls = ", ".join(f"{k} x{v}" for k, v in sorted(s.api_calls.items()))
         rows.append(
-            f"<tr><td>{e(s.provider)}</td><td class=\"id\">{e(s.scope)}{'<br>' + e(s.name) if s.name else ''}</td>"
+            f'<tr><td>{e(s.provider)}</td><td class="id">{e(s.scope)}{"<br>" + e(s.name) if s.name else ""}</td>'
             f'<td class="status-{e(s.status)}">{e(s.status)}</td><td>{e(s.error or "")}'
             f"{'<br>' if s.error and notes else ''}{'<br>'.join(e(n) for n in notes)}</td>"
-            f"<td>{s.identity_count}</td><td>{s.credential_count}</td><td class=\"id\">{e(calls)}</td>"
+            f'<td>{s.identity_count}</td><td>{s.credential_count}</td><td class="id">{e(calls)}</td>'
             f"<td>{e(audit.iso(s.started_at) or '')}<br>{e(audit.iso(s.finished_at) or '')}</td></tr>"
         )
     return (
         '<section id="scopes"><h2>Scopes</h2><table><thead><tr><th>Provider</th><th>Scope</th><th>Status</th>'
-        "<th>Error / missing / skipped</th><th>Identities</th><th>Credentials</th><th>API calls</th><th>Start / end</th>"
+        "<th>Error / missing / skipped</th><th>Identities</th><th>Credentials</th>"
+        "<th>API calls</th><th>Start / end</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
     )
 
@@ -215,14 +235,16 @@ def _exceptions_section(report: Report) -> str:
     if not report.exceptions:
         return '<section id="exceptions"><h2>Exceptions</h2><p class="muted">No exceptions configured.</p></section>'
     rows = "".join(
-        f"<tr><td class=\"id\">{e(', '.join(f'{k}={v}' for k, v in sorted(x.match.items())))}</td>"
+        f'<tr><td class="id">{e(", ".join(f"{k}={v}" for k, v in sorted(x.match.items())))}</td>'
         f"<td>{e(x.owner)}</td><td>{e(x.approver or '—')}</td><td>{e(x.ticket or '—')}</td><td>{e(x.reason)}</td>"
-        f"<td>{e(x.expires.isoformat())}</td><td class=\"{'expired' if x.expired else ''}\">{'expired' if x.expired else 'in force'}</td>"
+        f'<td>{e(x.expires.isoformat())}</td><td class="{"expired" if x.expired else ""}">'
+        f"{'expired' if x.expired else 'in force'}</td>"
         f"<td>{x.matched}</td></tr>"
         for x in report.exceptions
     )
     return (
-        '<section id="exceptions"><h2>Exceptions</h2><p class="muted">Accepted risks as the scan applied them. An expired '
+        '<section id="exceptions"><h2>Exceptions</h2>'
+        '<p class="muted">Accepted risks as the scan applied them. An expired '
         "exception suppresses nothing: its findings are back in the findings table.</p>"
         "<table><thead><tr><th>Match</th><th>Owner</th><th>Approver</th><th>Ticket</th><th>Reason</th><th>Expires</th>"
         f"<th>Status</th><th>Matched</th></tr></thead><tbody>{rows}</tbody></table></section>"
@@ -243,7 +265,8 @@ def _audit_section(report: Report) -> str:
     dl = "".join(f"<dt>{e(k)}</dt><dd><code>{e(v)}</code></dd>" for k, v in items)
     return (
         '<section id="audit"><h2>Audit evidence</h2>'
-        f"<dl>{dl}</dl><h3>Parameters and thresholds</h3><pre>{e(json.dumps(report.scan.parameters, indent=2, sort_keys=True, default=str))}</pre>"
+        f"<dl>{dl}</dl><h3>Parameters and thresholds</h3>"
+        f"<pre>{e(json.dumps(report.scan.parameters, indent=2, sort_keys=True, default=str))}</pre>"
         f"<h3>Population</h3><pre>{e(json.dumps(facts['population'], indent=2, sort_keys=True))}</pre></section>"
     )
 
@@ -251,7 +274,10 @@ def _audit_section(report: Report) -> str:
 def render(report: Report) -> str:
     css = _asset("report.css")
     js = _asset("report.js")
-    csp = f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; img-src data:; base-uri 'none'; form-action 'none'"
+    csp = (
+        f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
     s = report.summary
     failed = report.failed_scopes
     verdict = (
@@ -260,10 +286,13 @@ def render(report: Report) -> str:
         else ("Findings need attention." if report.findings else "No findings.")
     )
     warnings = "".join(
-        f'<div class="warn">Scope <code>{e(x.provider)}:{e(x.scope)}</code> could not be scanned: {e(x.error or "")}</div>' for x in failed
+        f'<div class="warn">Scope <code>{e(x.provider)}:{e(x.scope)}</code> could not be scanned: '
+        f"{e(x.error or '')}</div>"
+        for x in failed
     )
     warnings += "".join(
-        f'<div class="warn">Exception owned by {e(x.owner)} expired on {e(x.expires.isoformat())}; it no longer suppresses.</div>'
+        f'<div class="warn">Exception owned by {e(x.owner)} expired on {e(x.expires.isoformat())}; '
+        "it no longer suppresses.</div>"
         for x in report.exceptions
         if x.expired
     )
@@ -279,7 +308,10 @@ def render(report: Report) -> str:
         ("credentials", s.credentials),
         ("findings" if report.baseline is None else "new findings", s.findings),
         ("accepted by exception", s.suppressed),
-        ("scopes ok / partial / error", f"{s.scopes.get('ok', 0)} / {s.scopes.get('partial', 0)} / {s.scopes.get('error', 0)}"),
+        (
+            "scopes ok / partial / error",
+            f"{s.scopes.get('ok', 0)} / {s.scopes.get('partial', 0)} / {s.scopes.get('error', 0)}",
+        ),
     ]
     card_html = "".join(f'<div class="card"><b>{e(v)}</b>{e(k)}</div>' for k, v in cards)
     generated: datetime = report.scan.finished_at

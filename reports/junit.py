@@ -95,11 +95,14 @@ def build(report: Report) -> ET.Element:
         by_scope[(f.identity.provider, f.identity.scope)].append(f)
     held: dict[tuple[str, str], list[str]] = defaultdict(list)
     for f in unchanged_findings(report):
-        held[(f.identity.provider, f.identity.scope)].append(f"unchanged since baseline: {f.rule_id} {f.identity.uid} ({f.id})")
+        held[(f.identity.provider, f.identity.scope)].append(
+            f"unchanged since baseline: {f.rule_id} {f.identity.uid} ({f.id})"
+        )
     for s in report.suppressed:
         f = s.finding
         held[(f.identity.provider, f.identity.scope)].append(
-            f"accepted by exception (owner {s.exception.owner}, expires {s.exception.expires}): {f.rule_id} {f.identity.uid} ({f.id})"
+            f"accepted by exception (owner {s.exception.owner}, expires {s.exception.expires}): "
+            f"{f.rule_id} {f.identity.uid} ({f.id})"
         )
     rule_ids = audit.enabled_rule_ids(report)
     scopes = list(report.scopes)
@@ -129,23 +132,33 @@ def build(report: Report) -> ET.Element:
         findings = by_scope.get(key, [])
         ids = sorted(set(r for r in rule_ids if _applies(r, scope.provider)) | {f.rule_id for f in findings})
         for rule_id in ids:
-            case = ET.SubElement(suite, "testcase", name=rule_id, classname=_clean(f"nhiwarden.{scope.provider}.{scope.scope}"), time="0")
+            case = ET.SubElement(
+                suite, "testcase", name=rule_id, classname=_clean(f"nhiwarden.{scope.provider}.{scope.scope}"), time="0"
+            )
             tests += 1
             mine = [f for f in findings if f.rule_id == rule_id]
             if scope.status == "error":
-                err = ET.SubElement(case, "error", message=_clean(f"scope could not be scanned: {scope.error}"), type="scope-error")
+                err = ET.SubElement(
+                    case, "error", message=_clean(f"scope could not be scanned: {scope.error}"), type="scope-error"
+                )
                 err.text = _clean(scope.error or "")
                 errors += 1
             elif mine:
                 worst = max(mine, key=lambda f: f.severity.rank).severity.value
-                fail = ET.SubElement(case, "failure", message=_clean(f"{len(mine)} finding(s), worst {worst}"), type=worst)
+                fail = ET.SubElement(
+                    case, "failure", message=_clean(f"{len(mine)} finding(s), worst {worst}"), type=worst
+                )
                 fail.text = _clean("\n\n".join(_finding_text(f) for f in mine))
                 failures += 1
         suite.set("tests", str(tests))
         suite.set("failures", str(failures))
         suite.set("errors", str(errors))
         out = ET.SubElement(suite, "system-out")
-        lines = [f"status: {scope.status}"] + [f"missing: {m}" for m in scope.missing] + [f"skipped: {m}" for m in scope.skipped]
+        lines = (
+            [f"status: {scope.status}"]
+            + [f"missing: {m}" for m in scope.missing]
+            + [f"skipped: {m}" for m in scope.skipped]
+        )
         out.text = _clean("\n".join(lines + held.get(key, [])))
         err_el = ET.SubElement(suite, "system-err")
         err_el.text = _clean(scope.error or "")
@@ -156,7 +169,9 @@ def build(report: Report) -> ET.Element:
         findings = by_scope[key]
         ids = sorted({f.rule_id for f in findings})
         for rule_id in ids:
-            case = ET.SubElement(suite, "testcase", name=rule_id, classname=_clean(f"nhiwarden.{key[0]}.{key[1]}"), time="0")
+            case = ET.SubElement(
+                suite, "testcase", name=rule_id, classname=_clean(f"nhiwarden.{key[0]}.{key[1]}"), time="0"
+            )
             mine = [f for f in findings if f.rule_id == rule_id]
             worst = max(mine, key=lambda f: f.severity.rank).severity.value
             fail = ET.SubElement(case, "failure", message=f"{len(mine)} finding(s), worst {worst}", type=worst)
@@ -171,16 +186,30 @@ def build(report: Report) -> ET.Element:
     failures = 0
     for e in report.exceptions:
         match = ",".join(f"{k}={v}" for k, v in sorted(e.match.items()))
-        case = ET.SubElement(suite, "testcase", name=_clean(f"exception {match}") or "exception", classname="nhiwarden.exceptions", time="0")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            name=_clean(f"exception {match}") or "exception",
+            classname="nhiwarden.exceptions",
+            time="0",
+        )
         if e.expired:
-            fail = ET.SubElement(case, "failure", message=_clean(f"expired on {e.expires.isoformat()}; it no longer suppresses"), type="exception-expired")
-            fail.text = _clean(f"owner: {e.owner}\napprover: {e.approver or '-'}\nticket: {e.ticket or '-'}\nreason: {e.reason}")
+            fail = ET.SubElement(
+                case,
+                "failure",
+                message=_clean(f"expired on {e.expires.isoformat()}; it no longer suppresses"),
+                type="exception-expired",
+            )
+            fail.text = _clean(
+                f"owner: {e.owner}\napprover: {e.approver or '-'}\nticket: {e.ticket or '-'}\nreason: {e.reason}"
+            )
             failures += 1
     suite.set("tests", str(len(report.exceptions)))
     suite.set("failures", str(failures))
     ET.SubElement(suite, "system-out").text = _clean(
         "\n".join(
-            f"{'EXPIRED' if e.expired else 'in force'} until {e.expires.isoformat()}: owner {e.owner}; reason {e.reason}; matched {e.matched}"
+            f"{'EXPIRED' if e.expired else 'in force'} until {e.expires.isoformat()}: "
+            f"owner {e.owner}; reason {e.reason}; matched {e.matched}"
             for e in report.exceptions
         )
     )

@@ -18,7 +18,7 @@ from nhiwarden.reports import audit
 from nhiwarden.reports.baseline import unchanged_findings
 
 MAX_ROWS = 100
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
 ICON = {"critical": "🟥", "high": "🟧", "medium": "🟨", "low": "🟦", "info": "⬜"}
 STATUS_ICON = {"ok": "✅", "partial": "⚠️", "error": "❌"}
 
@@ -32,7 +32,7 @@ def esc(value: object, limit: int = 300) -> str:
 
 def code(value: object, limit: int = 120) -> str:
     """An identifier in a code span; backticks inside become a safe lookalike, pipes are escaped."""
-    text = audit.one_line(str(value), limit).replace("`", "ˋ").replace("|", "\\|")
+    text = audit.one_line(str(value), limit).replace("`", "\u02cb").replace("|", "\\|")
     return f"`{text}`" if text else ""
 
 
@@ -48,7 +48,9 @@ def render(report: Report) -> str:
     s = report.summary
     lines: list[str] = ["## nhiwarden: non-human identity scan", ""]
     failed = report.failed_scopes
-    verdict = "❌ some scopes could not be scanned" if failed else ("⚠️ findings" if report.findings else "✅ no findings")
+    verdict = (
+        "❌ some scopes could not be scanned" if failed else ("⚠️ findings" if report.findings else "✅ no findings")
+    )
     lines.append(
         f"**{verdict}** — {s.identities} identities and {s.credentials} credentials examined in "
         f"{len(report.scopes)} scope(s), as of {report.scan.as_of:%Y-%m-%d}."
@@ -73,9 +75,13 @@ def render(report: Report) -> str:
     if failed or expired:
         lines.append("> [!WARNING]")
         for scope in failed:
-            lines.append(f"> Scope {code(scope.provider + ':' + scope.scope)} could not be scanned: {esc(scope.error or '')}")
+            lines.append(
+                f"> Scope {code(scope.provider + ':' + scope.scope)} could not be scanned: {esc(scope.error or '')}"
+            )
         for e in expired:
-            lines.append(f"> Exception owned by {esc(e.owner)} expired on {e.expires.isoformat()}; it no longer suppresses.")
+            lines.append(
+                f"> Exception owned by {esc(e.owner)} expired on {e.expires.isoformat()}; it no longer suppresses."
+            )
         lines.append("")
 
     if report.findings:
@@ -87,12 +93,18 @@ def render(report: Report) -> str:
             lines.append(f"\n_{len(ordered) - MAX_ROWS} more in the full report (JSON/HTML)._")
         lines.append("")
 
-    lines += ["### Scopes", "", "| Provider | Scope | Status | Identities | Credentials | Note |", "|---|---|---|---:|---:|---|"]
+    lines += [
+        "### Scopes",
+        "",
+        "| Provider | Scope | Status | Identities | Credentials | Note |",
+        "|---|---|---|---:|---:|---|",
+    ]
     for scope in report.scopes:
         notes = [scope.error or ""] + list(scope.missing) + [f"skipped: {x}" for x in scope.skipped]
         note = esc("; ".join(n for n in notes if n), 300)
         lines.append(
-            f"| {esc(scope.provider)} | {code(scope.name or scope.scope)} | {STATUS_ICON.get(scope.status, '')} {scope.status} | "
+            f"| {esc(scope.provider)} | {code(scope.name or scope.scope)} | "
+            f"{STATUS_ICON.get(scope.status, '')} {scope.status} | "
             f"{scope.identity_count} | {scope.credential_count} | {note} |"
         )
     lines.append("")
@@ -108,7 +120,8 @@ def render(report: Report) -> str:
             match = ", ".join(f"{k}={v}" for k, v in sorted(e.match.items()))
             status = "❌ expired" if e.expired else "in force"
             lines.append(
-                f"| {code(match)} | {esc(e.owner)} | {esc(e.approver or '-')} | {esc(e.reason)} | {e.expires.isoformat()} | {status} | {e.matched} |"
+                f"| {code(match)} | {esc(e.owner)} | {esc(e.approver or '-')} | {esc(e.reason)} | "
+                f"{e.expires.isoformat()} | {status} | {e.matched} |"
             )
         lines.append("")
 
@@ -118,7 +131,8 @@ def render(report: Report) -> str:
         "",
         f"- Tool: nhiwarden {esc(report.tool.version)}; rule pack {esc(report.tool.rule_pack.get('version', '-'))} "
         f"(sha256 {code(report.tool.rule_pack.get('sha256', '-')[:16])}); report schema {report.schema_version}",
-        f"- Scan {code(report.scan.id)}: started {report.scan.started_at.isoformat()}, finished {report.scan.finished_at.isoformat()}, as of {report.scan.as_of.isoformat()}",
+        f"- Scan {code(report.scan.id)}: started {report.scan.started_at.isoformat()}, "
+        f"finished {report.scan.finished_at.isoformat()}, as of {report.scan.as_of.isoformat()}",
         f"- Thresholds: {code(json.dumps(audit.thresholds(report), sort_keys=True), 300)}",
         f"- Population: {code(json.dumps(facts['population']['by_provider'], sort_keys=True), 400)}",
         "",

@@ -41,7 +41,9 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def _event(report: Report, f: Finding, identity: Identity | None, exception: ExceptionInForce | None, state: str) -> dict[str, Any]:
+def _event(
+    report: Report, f: Finding, identity: Identity | None, exception: ExceptionInForce | None, state: str
+) -> dict[str, Any]:
     severity_id = SEVERITY_ID[f.severity]
     cred = f.credential
     credential = None
@@ -100,9 +102,16 @@ def _event(report: Report, f: Finding, identity: Identity | None, exception: Exc
         ),
         "identity_activity_metrics": metrics,
         "resources": [
-            {"uid": f.identity.uid, "name": f.identity.name, "type": f.identity.kind, "owner": _drop_none({"name": identity.owner}) if identity and identity.owner else None}
+            {
+                "uid": f.identity.uid,
+                "name": f.identity.name,
+                "type": f.identity.kind,
+                "owner": _drop_none({"name": identity.owner}) if identity and identity.owner else None,
+            }
         ],
-        "remediation": {"desc": "Playbooks: " + (", ".join(f.remediation) or "none") + f". See `nhiwarden rules show {f.rule_id}`."},
+        "remediation": {
+            "desc": "Playbooks: " + (", ".join(f.remediation) or "none") + f". See `nhiwarden rules show {f.rule_id}`."
+        },
         "unmapped": {
             "nhiwarden": {
                 "finding_id": f.id,
@@ -134,7 +143,13 @@ def _event(report: Report, f: Finding, identity: Identity | None, exception: Exc
         event["permission_analysis_results"] = [
             _drop_none(
                 {
-                    "policy": _drop_none({"name": g.source, "desc": f"{g.source_kind}: {g.reason}", "group": _drop_none({"name": g.via}) if g.via else None}),
+                    "policy": _drop_none(
+                        {
+                            "name": g.source,
+                            "desc": f"{g.source_kind}: {g.reason}",
+                            "group": _drop_none({"name": g.via}) if g.via else None,
+                        }
+                    ),
                     "granted_privileges": list(g.permissions) or None,
                 }
             )
@@ -155,7 +170,10 @@ def events(report: Report) -> list[dict[str, Any]]:
     state = "new" if report.baseline is not None else "active"
     out = [_event(report, f, identities.get(f.identity.uid), None, state) for f in report.findings]
     out += [_event(report, f, identities.get(f.identity.uid), None, "unchanged") for f in unchanged_findings(report)]
-    out += [_event(report, s.finding, identities.get(s.finding.identity.uid), s.exception, "suppressed") for s in report.suppressed]
+    out += [
+        _event(report, s.finding, identities.get(s.finding.identity.uid), s.exception, "suppressed")
+        for s in report.suppressed
+    ]
     return out
 
 

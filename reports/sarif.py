@@ -63,7 +63,8 @@ def _rules(report: Report, findings: list[Finding]) -> list[dict[str, Any]]:
     from nhiwarden.rules import all_rules
 
     known = all_rules()
-    params = report.scan.parameters.get("rules") if isinstance(report.scan.parameters.get("rules"), dict) else {}
+    recorded = report.scan.parameters.get("rules")
+    params: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
     ids = sorted(set(audit.enabled_rule_ids(report)) | {f.rule_id for f in findings})
     controls: dict[str, list[str]] = {}
     titles: dict[str, str] = {}
@@ -78,12 +79,9 @@ def _rules(report: Report, findings: list[Finding]) -> list[dict[str, Any]]:
         title = rule.title if rule else titles.get(rule_id, rule_id)
         rationale = rule.rationale if rule else title
         severity = rule.severity if rule else Severity.MEDIUM
-        override = (params or {}).get(rule_id, {}) if isinstance(params, dict) else {}
-        if isinstance(override, dict) and override.get("severity"):
-            try:
-                severity = Severity(str(override["severity"]))
-            except ValueError:
-                pass
+        override = params.get(rule_id, {})
+        if isinstance(override, dict) and str(override.get("severity")) in {s.value for s in Severity}:
+            severity = Severity(str(override["severity"]))
         rule_params = override.get("params", {}) if isinstance(override, dict) else {}
         remediation = ", ".join(rule.remediation) if rule and rule.remediation else "see nhiwarden plan"
         help_md = (
@@ -141,7 +139,9 @@ def _result(
         }
     ]
     if finding.credential is not None:
-        logical.append({"fullyQualifiedName": finding.credential.uid, "name": finding.credential.id, "kind": "resource"})
+        logical.append(
+            {"fullyQualifiedName": finding.credential.uid, "name": finding.credential.id, "kind": "resource"}
+        )
     who = ident.name + (f" ({finding.credential.kind} {finding.credential.id})" if finding.credential else "")
     result: dict[str, Any] = {
         "ruleId": finding.rule_id,
@@ -179,7 +179,9 @@ def _result(
             {
                 "kind": "external",
                 "status": "accepted",
-                "justification": f"{exception.reason} (owner {exception.owner}, expires {exception.expires.isoformat()})",
+                "justification": (
+                    f"{exception.reason} (owner {exception.owner}, expires {exception.expires.isoformat()})"
+                ),
                 "properties": {
                     "owner": exception.owner,
                     "approver": exception.approver,
@@ -197,17 +199,38 @@ def _notifications(report: Report) -> list[dict[str, Any]]:
     for s in report.scopes:
         where = f"{s.provider}:{s.scope}"
         if s.status == "error":
-            out.append({"level": "error", "message": {"text": f"scope {where} could not be scanned: {s.error}"}, "descriptor": {"id": "scope-error"}})
+            out.append(
+                {
+                    "level": "error",
+                    "message": {"text": f"scope {where} could not be scanned: {s.error}"},
+                    "descriptor": {"id": "scope-error"},
+                }
+            )
         for missing in s.missing:
-            out.append({"level": "warning", "message": {"text": f"scope {where} partial: {missing}"}, "descriptor": {"id": "scope-partial"}})
+            out.append(
+                {
+                    "level": "warning",
+                    "message": {"text": f"scope {where} partial: {missing}"},
+                    "descriptor": {"id": "scope-partial"},
+                }
+            )
         for skipped in s.skipped:
-            out.append({"level": "note", "message": {"text": f"scope {where} skipped: {skipped}"}, "descriptor": {"id": "scope-skipped"}})
+            out.append(
+                {
+                    "level": "note",
+                    "message": {"text": f"scope {where} skipped: {skipped}"},
+                    "descriptor": {"id": "scope-skipped"},
+                }
+            )
     for e in report.exceptions:
         if e.expired:
             out.append(
                 {
                     "level": "warning",
-                    "message": {"text": f"exception expired on {e.expires.isoformat()} (owner {e.owner}): {e.reason}; it no longer suppresses"},
+                    "message": {
+                        "text": f"exception expired on {e.expires.isoformat()} (owner {e.owner}): "
+                        f"{e.reason}; it no longer suppresses"
+                    },
                     "descriptor": {"id": "exception-expired"},
                 }
             )
@@ -233,7 +256,7 @@ def build(report: Report, *, max_results: int = MAX_RESULTS, max_gzip_bytes: int
     total = len(results)
     limit = min(total, max_results)
     log = _log(report, rules, results[:limit], total)
-    while limit > 0 and len(gzip.compress(json.dumps(log).encode())) > max_gzip_bytes:
+    while limit > 0 and len(gzip.compress(_dump(log).encode())) > max_gzip_bytes:
         limit = limit * 3 // 4
         log = _log(report, rules, results[:limit], total)
     return log
@@ -248,7 +271,9 @@ def _log(report: Report, rules: list[dict[str, Any]], results: list[dict[str, An
             f"({MAX_RESULTS} results per run, 10 MB gzipped); the worst findings were kept. "
             "The JSON report has every finding."
         )
-        notifications.insert(0, {"level": "warning", "message": {"text": text}, "descriptor": {"id": "sarif-truncated"}})
+        notifications.insert(
+            0, {"level": "warning", "message": {"text": text}, "descriptor": {"id": "sarif-truncated"}}
+        )
         properties["truncated"] = {"kept": len(results), "total": total, "reason": text}
     providers = "+".join(sorted({s.provider for s in report.scopes})) or "none"
     return {
@@ -276,7 +301,9 @@ def _log(report: Report, rules: list[dict[str, Any]], results: list[dict[str, An
                         "properties": {"as_of": audit.iso(report.scan.as_of), "parameters": report.scan.parameters},
                     }
                 ],
-                "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository holding the nhiwarden configuration."}}},
+                "originalUriBaseIds": {
+                    "%SRCROOT%": {"description": {"text": "The repository holding the nhiwarden configuration."}}
+                },
                 "columnKind": "unicodeCodePoints",
                 "results": results,
                 "properties": properties,
@@ -285,5 +312,9 @@ def _log(report: Report, rules: list[dict[str, Any]], results: list[dict[str, An
     }
 
 
+def _dump(log: dict[str, Any]) -> str:
+    return json.dumps(log, indent=1, ensure_ascii=False, default=str) + "\n"
+
+
 def render(report: Report) -> str:
-    return json.dumps(build(report), indent=1, ensure_ascii=False, default=str) + "\n"
+    return _dump(build(report))

@@ -107,6 +107,11 @@ def get_observer(name: str) -> Observer:
     return OBSERVERS[name]
 
 
+# Fields of a stored credential that are public identifiers, not secrets (never masked).
+PUBLIC_FIELDS = frozenset(
+    {"aws_access_key_id", "region", "aws_region", "client_id", "tenant_id", "account_id", "key_id", "username"}
+)
+
 _REF = re.compile(r"^\$\{(?P<step>[^}]+)\.(?P<key>[A-Za-z0-9_-]+)\}$")
 
 
@@ -141,8 +146,10 @@ class Context:
         return value
 
     def keep_secret(self, step_id: str, fields: dict[str, str]) -> None:
-        for v in fields.values():
-            register_secret(v)
+        """Hold a step's new credential in memory; every non-public field is registered as a secret."""
+        for name, value in fields.items():
+            if name not in PUBLIC_FIELDS:
+                register_secret(value)
         self.secrets[step_id] = dict(fields)
 
     def secret(self, step_id: str) -> dict[str, str]:

@@ -222,7 +222,10 @@ class VerifyAccessKey(Action):
                 break
             except Exception as exc:
                 last = exc
-                if error_code(exc) not in ("InvalidClientTokenId", "SignatureDoesNotMatch") or attempt == VERIFY_ATTEMPTS - 1:
+                if (
+                    error_code(exc) not in ("InvalidClientTokenId", "SignatureDoesNotMatch")
+                    or attempt == VERIFY_ATTEMPTS - 1
+                ):
                     raise _fail(f"sts:GetCallerIdentity with new key {key_id}", exc) from None
                 ctx.sleep(VERIFY_DELAY_S)
         else:  # pragma: no cover - loop always breaks or raises

@@ -79,7 +79,9 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
     if not facts.get("exists"):
         raise Skip(f"access key {key_id} is not on user {user} (keys are matched by id only)")
     if not facts.get("old_enough"):
-        raise Skip(f"access key {key_id} was created at {facts['created_at']}, inside the {req.grace_days}-day grace period")
+        raise Skip(
+            f"access key {key_id} was created at {facts['created_at']}, inside the {req.grace_days}-day grace period"
+        )
     if facts.get("status") != "Active":
         raise Skip(f"access key {key_id} is {facts.get('status')}: nothing to rotate")
     key_check.text = f"access key {key_id} exists on user {user}, created at {facts['created_at']} (older than {req.grace_days} days)"
@@ -97,7 +99,9 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
         raise Skip(f"user {user} already has {len(keys)} access keys (the AWS limit is 2): delete the unused one first")
     checks += [key_check, status_check, keys_check]
 
-    spec = req.deliver or next((loc for loc in _locations(identity, finding.credential.uid) if loc.startswith("vault-kv:")), None)
+    spec = req.deliver or next(
+        (loc for loc in _locations(identity, finding.credential.uid) if loc.startswith("vault-kv:")), None
+    )
     if spec is None:
         raise Skip("no delivery target: pass --deliver (the new secret is never printed)")
     kind, where = parse_delivery(spec)
@@ -172,7 +176,11 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
             action="aws.verify-access-key",
             target=finding.identity.uid,
             api_call=f"sts:GetCallerIdentity signed with the new key as read back from {spec}; expect {arn}",
-            params={"user_arn": arn, "key_id": new_key, "read_from": {"action": deliver_action, "params": deliver_params}},
+            params={
+                "user_arn": arn,
+                "key_id": new_key,
+                "read_from": {"action": deliver_action, "params": deliver_params},
+            },
             rollback="none needed (read-only)",
         ),
         Step(
@@ -251,7 +259,9 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
         )
         kf = observe_into(ctx, c, ["exists", "created_at", "old_enough"])
         if not kf["old_enough"]:
-            raise Skip(f"access key {key_id} was created at {kf['created_at']}, inside the {req.grace_days}-day grace period")
+            raise Skip(
+                f"access key {key_id} was created at {kf['created_at']}, inside the {req.grace_days}-day grace period"
+            )
         c.text = f"access key {key_id} exists on user {user}, created at {kf['created_at']}"
         checks.append(c)
     quarantine = Check(

@@ -14,7 +14,7 @@ from typing import Any
 
 from nhiwarden.redact import register_secret
 
-from ..actions import Context, Delivery, StepError, action, observer
+from ..actions import PUBLIC_FIELDS, Context, Delivery, StepError, action, observer
 from ..vaultapi import VaultError, vault
 
 
@@ -34,8 +34,8 @@ def read_current(ctx: Context, params: dict[str, Any], version: int | None = Non
         raise
     body = resp.get("data") or {}
     data = dict(body.get("data") or {})
-    for value in data.values():
-        if isinstance(value, str):
+    for name, value in data.items():
+        if isinstance(value, str) and name not in PUBLIC_FIELDS:
             register_secret(value)
     return data, int((body.get("metadata") or {}).get("version") or 0)
 

@@ -14,6 +14,7 @@ from nhiwarden.providers.aws.session import AccountSession
 
 GAAD_FILTER = ["User", "Role", "Group", "LocalManagedPolicy"]
 PAGE_SIZE = 1000  # the API maximum: fewest pages
+MAX_PAGES = 10_000  # a guard against a server that keeps answering with the same marker
 
 
 @dataclass
@@ -84,6 +85,8 @@ def fetch(aws: AccountSession, page_size: int = PAGE_SIZE) -> AuthorizationDetai
         marker = page.get("Marker")
         if not page.get("IsTruncated") or not marker:
             return details
+        if marker == params.get("Marker") or details.pages >= MAX_PAGES:
+            raise RuntimeError("GetAccountAuthorizationDetails returned the same Marker twice; stopping")
         params["Marker"] = marker
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from nhiwarden.errors import ScopeError
 from nhiwarden.providers.aws import errors
 from nhiwarden.providers.aws.session import AccountSession
 
@@ -25,6 +24,10 @@ _EMPTY = {"", "N/A", "n/a", "no_information", "not_supported", "false_not_suppor
 MAX_POLLS = 10
 FIRST_DELAY = 0.5
 MAX_DELAY = 8.0
+
+
+class ReportNotReady(Exception):
+    """IAM did not finish the report within the polling budget (the scope goes on without it)."""
 
 
 @dataclass
@@ -78,7 +81,7 @@ def parse_report(content: bytes | str, generated_at: datetime | None) -> Credent
     """Parse the CSV; the root row (``<root_account>``) is skipped: root is a human, not an NHI."""
     text = content.decode("utf-8") if isinstance(content, bytes) else content
     rows: dict[str, ReportRow] = {}
-    for raw in csv.DictReader(io.StringIO(text)):
+    for raw in _rows(text):
         user = raw.get("user") or ""
         if not user or user == "<root_account>":
             continue
@@ -112,6 +115,13 @@ def parse_report(content: bytes | str, generated_at: datetime | None) -> Credent
     return CredentialReport(generated_at=_aware(generated_at), rows=rows)
 
 
+def _rows(text: str) -> list[dict[str, str]]:
+    try:
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error:
+        return []  # malformed report: no rows rather than a crash (the scope then lacks usage data)
+
+
 def _aware(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         return None
@@ -142,6 +152,4 @@ def fetch(aws: AccountSession, state: str, sleep: Callable[[float], None]) -> Cr
         sleep(delay)
         delay = min(delay * 2, MAX_DELAY)
         state = start(aws)
-    raise ScopeError(
-        f"credential report in account {aws.account_id} was not ready after {MAX_POLLS} polls", kind="throttled"
-    )
+    raise ReportNotReady(f"not ready after {MAX_POLLS} polls")

@@ -87,6 +87,21 @@ class Statement:
             return not any(fnmatch.fnmatchcase(action, p.lower()) for p in self.not_actions)
         return False
 
+    def could_apply(self, action: str) -> bool:
+        """Whether any Resource could name something ``action`` acts on (by the ARN's service field)."""
+        if self.not_resources is not None:
+            return True
+        service = action.split(":", 1)[0].lower()
+        wanted = {"iam"} if service in {"iam", "sts"} else {service}
+        for resource in self.resources or []:
+            if resource.strip() == "*":
+                return True
+            parts = resource.lower().split(":")
+            arn_service = parts[2] if len(parts) > 2 else ""
+            if arn_service in wanted or "*" in arn_service or "?" in arn_service:
+                return True
+        return False
+
     @property
     def all_resources(self) -> bool:
         if self.not_resources is not None:
@@ -152,7 +167,7 @@ def _allowed_risky(policy: AttachedPolicy, allows: list[Statement]) -> _Allowed:
     candidates = [a for a, _, _ in SINGLE_ESCALATIONS] + ["iam:PassRole"] + [a for a, _ in PASSROLE_COMBOS]
     for action in candidates:
         for stmt in allows:
-            if stmt.matches_action(action):
+            if stmt.matches_action(action) and stmt.could_apply(action):
                 found.actions[action] = found.actions.get(action, False) or stmt.all_resources
     return found
 

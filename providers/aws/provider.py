@@ -38,6 +38,10 @@ class AwsProvider(Provider):
         self._caller: tuple[str, str] | None = None
         self._sessions: dict[str, Any] = {}
         self._policy_cache: Any = None
+        # Calls made before any scope exists (GetCallerIdentity, ListAccounts); added once to the
+        # caller's own scope so every request the scan sends is counted somewhere.
+        self._setup = ScopeResult(provider="aws", scope="*")
+        self._setup_merged = False
 
     @property
     def aws_settings(self) -> AwsSettings:
@@ -58,7 +62,7 @@ class AwsProvider(Provider):
             frozen = creds.get_frozen_credentials()
             register_secret(frozen.secret_key)
             register_secret(frozen.token)
-        sts = make_client(session, "sts", self.aws_settings, calls)
+        sts = make_client(session, "sts", self.aws_settings, calls or CallLog(self._setup))
         try:
             ident = self._retry(lambda: sts.get_caller_identity())
         except Exception as exc:
@@ -75,7 +79,7 @@ class AwsProvider(Provider):
         account, arn = self._caller_identity()
         listed: list[tuple[str, str | None]] = []
         if self.aws_settings.organization:
-            org = make_client(base_session(self.aws_settings), "organizations", self.aws_settings, None)
+            org = make_client(base_session(self.aws_settings), "organizations", self.aws_settings, CallLog(self._setup))
             try:
                 listed = self._retry(lambda: accounts.organization_accounts(org))
             except Exception as exc:
@@ -132,6 +136,7 @@ class AwsProvider(Provider):
         from nhiwarden.providers.aws import authorization, credential_report, identities
 
         account = scope.id
+        self._merge_setup_calls(scope, result)
         aws = self._account(scope, result)
         state: str | None
         try:
@@ -152,8 +157,8 @@ class AwsProvider(Provider):
         if state is not None:
             try:
                 report = credential_report.fetch(aws, state, self.sleep)
-            except ScopeError:
-                raise
+            except credential_report.ReportNotReady as exc:
+                result.mark_partial(f"credential-report: {exc}; access keys and console passwords are not listed")
             except Exception as exc:
                 if not errors.is_denied(exc):
                     raise errors.scope_error(exc, "iam:GetCredentialReport", account) from None
@@ -171,6 +176,8 @@ class AwsProvider(Provider):
         result.identity_count = len(found)
         result.credential_count = sum(len(i.credentials) for i in found)
         result.attributes["account_id"] = account
+        if aws.retries:
+            result.attributes["retries"] = aws.retries
         result.attributes["authorization_details_pages"] = details.pages
         if report is not None:
             generated = report.generated_at.isoformat() if report.generated_at else None
@@ -184,6 +191,16 @@ class AwsProvider(Provider):
                     f"credential-report: {len(missing)} user(s) created after the report was generated "
                     f"({', '.join(sorted(missing)[:5])}{'...' if len(missing) > 5 else ''}): usage unknown"
                 )
+
+    def _merge_setup_calls(self, scope: Scope, result: ScopeResult) -> None:
+        with self._lock:
+            caller = self._caller[0] if self._caller else None
+            if self._setup_merged or scope.id != caller:
+                return
+            self._setup_merged = True
+            setup = dict(self._setup.api_calls)
+        for action, n in setup.items():
+            CallLog(result)(action, n)
 
     def _managed_policies(self, aws: Any, details: Any, result: ScopeResult) -> dict[str, Any]:
         from nhiwarden.providers.aws.authorization import is_aws_managed
@@ -238,8 +255,16 @@ class AwsProvider(Provider):
 
         result = ScopeResult(provider=self.name, scope=scope.id)
         try:
+            self._caller_identity()
             aws = self._account(scope, result)
         except ScopeError as exc:
+            role_arn = scope.params.get("role_arn")
+            if role_arn and "sts:AssumeRole" in exc.reason:
+                detail = (
+                    f"cannot assume {role_arn}: {exc.reason}. Grant sts:AssumeRole on it to the caller and make "
+                    "the role's trust policy trust the caller's account"
+                )
+                return [DoctorCheck(scope=scope.id, check="sts:AssumeRole", ok=False, detail=detail)]
             return [DoctorCheck(scope=scope.id, check="credentials", ok=False, detail=exc.reason)]
         return run_checks(aws, scope, self.aws_settings)
 

@@ -82,6 +82,7 @@ class AccountSession:
         self.account_id = account_id
         self.sleep = sleep
         self._clients: dict[str, Any] = {}
+        self.retries = 0  # retries after throttling or transient errors, for the report
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -92,9 +93,12 @@ class AccountSession:
         """One API call with bounded, jittered retries on throttling and transient errors."""
         method = getattr(self.client(service), operation)
         policy = RetryPolicy(attempts=self.settings.max_attempts, sleep=self.sleep)
-        result: dict[str, Any] = policy.call(
-            lambda: method(**params), retryable=errors.is_retryable, retry_after=errors.retry_after
-        )
+        try:
+            result: dict[str, Any] = policy.call(
+                lambda: method(**params), retryable=errors.is_retryable, retry_after=errors.retry_after
+            )
+        finally:
+            self.retries += policy.throttled
         return result
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
-
 from nhiwarden.providers import ProviderSettings
+from pydantic import Field, field_validator
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 

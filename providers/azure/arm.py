@@ -76,6 +76,11 @@ def scope_error(exc: BaseException, what: str) -> ScopeError:
     if isinstance(exc, HttpResponseError):
         status = exc.status_code or 0
         code = getattr(getattr(exc, "error", None), "code", None) or ""
+        if not code and text.startswith("("):
+            code = text[1:].split(")", 1)[0]
+        if code and text.startswith(f"({code})"):
+            text = text[len(code) + 2 :].strip()
+        text = text.replace(" If access was recently granted, please refresh your credentials.", "")
         kind = {401: "auth", 403: "permission", 404: "not-found", 429: "throttled"}.get(status, "error")
         return ScopeError(f"{what}: HTTP {status} {code}: {text}".replace(" : ", ": "), kind=kind)
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
@@ -130,9 +135,7 @@ class ArmReader:
         from azure.core.rest import HttpRequest
         from azure.mgmt.authorization import AuthorizationManagementClient
 
-        client = AuthorizationManagementClient(
-            self._credential, _PLACEHOLDER_SUBSCRIPTION, **self._kwargs(count)
-        )
+        client: Any = AuthorizationManagementClient(self._credential, _PLACEHOLDER_SUBSCRIPTION, **self._kwargs(count))
         out: list[dict[str, str]] = []
         url: str | None = f"/subscriptions?api-version={_SUBSCRIPTIONS_API}"
         try:
@@ -165,8 +168,8 @@ class ArmReader:
             with lock:
                 data.calls[action] = data.calls.get(action, 0) + 1
 
-        authz = AuthorizationManagementClient(self._credential, subscription_id, **self._kwargs(count))
-        msi = ManagedServiceIdentityClient(self._credential, subscription_id, **self._kwargs(count))
+        authz: Any = AuthorizationManagementClient(self._credential, subscription_id, **self._kwargs(count))
+        msi: Any = ManagedServiceIdentityClient(self._credential, subscription_id, **self._kwargs(count))
         where = f"subscription {subscription_id}"
         try:
             try:
@@ -204,9 +207,7 @@ class ArmReader:
             msi.close()
         return data
 
-    def _identity(
-        self, msi: Any, ident: Any, subscription_id: str, data: SubscriptionData
-    ) -> UserAssignedIdentity:
+    def _identity(self, msi: Any, ident: Any, subscription_id: str, data: SubscriptionData) -> UserAssignedIdentity:
         parts = ident.id.split("/")
         group = parts[4] if len(parts) > 4 else ""
         system_data = getattr(ident, "system_data", None)

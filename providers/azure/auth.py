@@ -39,13 +39,13 @@ def build_credential(
     if ca_bundle:
         common["connection_verify"] = ca_bundle
     client_id = client_id or os.environ.get("AZURE_CLIENT_ID")
+    register_secret(os.environ.get("AZURE_CLIENT_SECRET"))  # EnvironmentCredential reads it too
     if kind == "default":
         if tenant:
             common["additionally_allowed_tenants"] = [tenant]
         return ai.DefaultAzureCredential(**common)
     if kind == "client-secret":
         secret = os.environ.get("AZURE_CLIENT_SECRET")
-        register_secret(secret)
         tenant = tenant or os.environ.get("AZURE_TENANT_ID")
         if not (tenant and client_id and secret):
             raise ConfigError(

@@ -9,11 +9,12 @@ subscription join on the service principal's object id. Pure: no I/O, no clock, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from nhiwarden.model import Credential, Grant, Identity, Privilege
+from nhiwarden.model import Credential, Grant, Identity
 from nhiwarden.providers.azure import privilege
 from nhiwarden.providers.azure.arm import SubscriptionData, UserAssignedIdentity
 from nhiwarden.providers.azure.directory import CREDENTIAL_SIGN_INS, SP_SIGN_INS, DirectoryData
@@ -21,22 +22,25 @@ from nhiwarden.providers.azure.directory import CREDENTIAL_SIGN_INS, SP_SIGN_INS
 PROVIDER = "azure"
 # Tenants that own Microsoft's first-party apps: their service principals are platform-managed.
 MICROSOFT_TENANTS = frozenset({"f8cdef31-a31e-4b4a-93e4-5f571e91255a", "72f988bf-86f1-41af-91ab-2d7cd011db47"})
+_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:\d{2})?")
 SP_USAGE_SOURCE = f"graph-beta:reports/{SP_SIGN_INS}"
 CREDENTIAL_USAGE_SOURCE = f"graph-beta:reports/{CREDENTIAL_SIGN_INS}"
 
 
 def parse_time(value: Any) -> datetime | None:
+    """A Graph/ARM timestamp as an aware UTC datetime (Graph sends up to 7 fractional digits)."""
     if not value:
         return None
     if isinstance(value, datetime):
-        return value
-    text = str(value).replace("Z", "+00:00")
-    if "." in text:  # Graph sends up to 7 fractional digits; Python reads 6
-        head, _, tail = text.partition(".")
-        digits = "".join(c for c in tail if c.isdigit())
-        zone = tail[len(digits) :]
-        text = f"{head}.{digits[:6]}{zone}"
-    return datetime.fromisoformat(text)
+        when = value
+    else:
+        match = _TIMESTAMP.fullmatch(str(value).strip())
+        if match is None:
+            return None
+        head, fraction, zone = match.group(1), (match.group(2) or "")[:6], match.group(3) or ""
+        zone = "+00:00" if zone in ("", "Z", "z") else zone
+        when = datetime.fromisoformat(f"{head}{'.' + fraction if fraction else ''}{zone}")
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def identity_uid(tenant: str, app_id: str) -> str:
@@ -76,8 +80,8 @@ def build_identities(
     for app_id in sorted(set(apps) | set(sps)):
         app, sp = apps.get(app_id), sps.get(app_id)
         sp_object = (sp or {}).get("id", "").lower()
-        uai = uais.pop(sp_object, None) if sp_object else None
-        identity = _identity(tenant, app_id, app, sp, uai, directory)
+        joined = uais.pop(sp_object, None) if sp_object else None
+        identity = _identity(tenant, app_id, app, sp, joined, directory)
         identity.grants = [
             *role_grants.get(sp_object, []),
             *graph_grants.get(sp_object, []),

@@ -51,7 +51,7 @@ def read_directory(graph: GraphClient, *, top: int, sign_in_activity: bool) -> D
             graph.list(
                 "graph:federatedIdentityCredentials.list",
                 f"/v1.0/applications/{app['id']}/federatedIdentityCredentials",
-                {"$select": "id,name,issuer,subject,audiences", "$top": page},
+                {"$select": "id,name,issuer,subject,audiences"},
             )
         )
     data.service_principals = list(
@@ -96,17 +96,17 @@ def _read_graph_permissions(graph: GraphClient, data: DirectoryData, page: str) 
 def _read_directory_roles(graph: GraphClient, data: DirectoryData, page: str) -> None:
     try:
         roles = list(
-            graph.list("graph:directoryRoles.list", "/v1.0/directoryRoles", {"$select": "id,displayName,roleTemplateId"})
+            graph.list(
+                "graph:directoryRoles.list", "/v1.0/directoryRoles", {"$select": "id,displayName,roleTemplateId"}
+            )
         )
         for role in roles:
             members = graph.list(
                 "graph:directoryRoleMembers.list",
                 f"/v1.0/directoryRoles/{role['id']}/members",
-                {"$select": "id", "$top": page},
+                {"$select": "id"},  # directory roles and their members do not support $top
             )
-            role["memberIds"] = [
-                m["id"] for m in members if m.get("@odata.type", "").endswith("servicePrincipal")
-            ]
+            role["memberIds"] = [m["id"] for m in members if m.get("@odata.type", "").endswith("servicePrincipal")]
             data.directory_roles.append(role)
     except GraphError as exc:
         if exc.status not in (400, 403, 404):
@@ -122,7 +122,7 @@ def _read_sign_ins(graph: GraphClient, data: DirectoryData, page: str) -> None:
             for row in graph.list(
                 "graph:servicePrincipalSignInActivities.list",
                 f"/beta/reports/{SP_SIGN_INS}",
-                {"$select": "appId,lastSignInActivity", "$top": page},
+                {"$top": page},  # documented query options: $filter, $orderby, $top (no $select)
             )
             if row.get("appId")
         }
@@ -136,7 +136,7 @@ def _read_sign_ins(graph: GraphClient, data: DirectoryData, page: str) -> None:
         for row in graph.list(
             "graph:appCredentialSignInActivities.list",
             f"/beta/reports/{CREDENTIAL_SIGN_INS}",
-            {"$select": "keyId,signInActivity", "$top": page},
+            None,  # documented query option: $filter only
         ):
             key = (row.get("keyId") or "").lower()
             when = (row.get("signInActivity") or {}).get("lastSignInDateTime")

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-
 from nhiwarden.redact import redact, register_secret
 from nhiwarden.retry import RetryPolicy, parse_retry_after
 
@@ -79,9 +78,7 @@ class GraphClient:
         def once() -> dict[str, Any]:
             self._count(action)
             try:
-                response = self._http.get(
-                    url, params=params, headers={"Authorization": f"Bearer {self.token()}"}
-                )
+                response = self._http.get(url, params=params, headers={"Authorization": f"Bearer {self.token()}"})
             except httpx.TransportError as exc:
                 raise _Retryable(None, None, f"{type(exc).__name__}: {redact(exc)}") from None
             if response.status_code < 400:

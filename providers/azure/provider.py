@@ -17,13 +17,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field
-
 from nhiwarden import ratelimit
 from nhiwarden.errors import ScopeError
 from nhiwarden.model import Scope, ScopeResult
 from nhiwarden.providers.base import CallLog, DoctorCheck, Permission, Provider, ProviderSettings
 from nhiwarden.redact import redact
+from pydantic import Field
 
 if TYPE_CHECKING:
     from nhiwarden.providers.azure.arm import ArmReader, SubscriptionData
@@ -83,7 +82,10 @@ class AzureSettings(ProviderSettings):
         default=999, ge=1, le=999, description="Graph $top per page.", json_schema_extra={"flag": None}
     )
     max_concurrency: int = Field(
-        default=4, ge=1, le=16, description="Subscriptions read at once by the tenant scope.",
+        default=4,
+        ge=1,
+        le=16,
+        description="Subscriptions read at once by the tenant scope.",
         json_schema_extra={"flag": None},
     )
 
@@ -105,8 +107,7 @@ class AzureProvider(Provider):
         ),
         Permission(
             f"{_GRAPH}: RoleManagement.Read.Directory",
-            "list Entra directory roles and their members (Global Administrator, Application "
-            "Administrator, ...)",
+            "list Entra directory roles and their members (Global Administrator, Application Administrator, ...)",
         ),
         Permission(
             f"{_GRAPH}: AuditLog.Read.All",
@@ -206,7 +207,7 @@ class AzureProvider(Provider):
             subs = [{"subscriptionId": s, "displayName": s} for s in self.cfg.subscriptions]
         else:
             try:
-                subs = self.arm().list_subscriptions(lambda _action: ratelimit.bucket(self.name).acquire())
+                subs = self.arm().list_subscriptions(self._throttle)
             except ScopeError as exc:
                 subs, listing_error = [], exc.reason
         subs = [s for s in subs if (s.get("state") or "Enabled") != "Disabled"]
@@ -230,6 +231,9 @@ class AzureProvider(Provider):
             )
         return out
 
+    def _throttle(self, _action: str) -> None:
+        ratelimit.bucket(self.name).acquire()
+
     def discover(self, scope: Scope, result: ScopeResult) -> None:
         if scope.params.get("kind") == "subscription":
             self._discover_subscription(scope, result)
@@ -246,12 +250,12 @@ class AzureProvider(Provider):
                 self._subs[subscription_id] = entry
         event, box = entry
         if owner:
+            from nhiwarden.providers.azure.arm import SubscriptionData, scope_error
+
             try:
                 box.append(self.arm().read_subscription(subscription_id))
-            except ScopeError as exc:
-                from nhiwarden.providers.azure.arm import SubscriptionData
-
-                box.append(SubscriptionData(subscription_id, error=exc))
+            except Exception as exc:  # every waiter must get an answer, never a hang
+                box.append(SubscriptionData(subscription_id, error=scope_error(exc, f"subscription {subscription_id}")))
             finally:
                 event.set()
         event.wait()
@@ -299,7 +303,10 @@ class AzureProvider(Provider):
             datas = list(pool.map(self.subscription_data, subs))
         for data in datas:
             if data.error is not None:
-                result.mark_partial(f"arm-grants: {redact(data.error.reason)}")
+                result.mark_partial(
+                    f"arm-grants: subscription {data.subscription_id} not read ({data.error.kind}; the "
+                    "subscription's scope has the reason): its role assignments and managed identities are missing"
+                )
         result.identities = build_identities(scope.id, directory, [d for d in datas if d.error is None])
         result.identity_count = len(result.identities)
         result.credential_count = sum(len(i.credentials) for i in result.identities)

@@ -210,7 +210,6 @@ class GcpApi:
                 if self.grpc_endpoint:
                     import grpc
                     from google.cloud.iam_admin_v1.services.iam.transports import IAMGrpcTransport
-
                     from nhiwarden.providers.gcp.grpc_auth import AuthInterceptor
 
                     self._channel = grpc.intercept_channel(
@@ -308,4 +307,6 @@ def _grpc_failure(exc: Any) -> ApiFailure:
             retry_after = delay.seconds + delay.nanos / 1e9
     if status == "UNAVAILABLE":
         code = 503
-    return ApiFailure(code, status, redact(getattr(exc, "message", str(exc))), getattr(exc, "reason", None), retry_after)
+    return ApiFailure(
+        code, status, redact(getattr(exc, "message", str(exc))), getattr(exc, "reason", None), retry_after
+    )

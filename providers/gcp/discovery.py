@@ -189,7 +189,9 @@ class ProjectDiscovery:
         try:
             usage.accounts = self._activities(SA_ACTIVITY)
         except ApiFailure as exc:
-            self.result.mark_partial(f"last-authentication: Policy Analyzer unavailable ({_why(exc)}); no usage verdicts")
+            self.result.mark_partial(
+                f"last-authentication: Policy Analyzer unavailable ({_why(exc)}); no usage verdicts"
+            )
             return usage
         try:
             usage.keys = self._activities(KEY_ACTIVITY)
@@ -464,4 +466,3 @@ def run(
     workers: int,
 ) -> None:
     ProjectDiscovery(api, scope, result, ancestors=ancestors, sa_quota=sa_quota, workers=workers).run()
-

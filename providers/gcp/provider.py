@@ -13,11 +13,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
-
 from nhiwarden.errors import ScopeError, UsageError
 from nhiwarden.model import Scope, ScopeResult
 from nhiwarden.providers.base import DoctorCheck, Permission, Provider, ProviderSettings
+from pydantic import Field, field_validator
 
 
 class GcpSettings(ProviderSettings):
@@ -38,7 +37,10 @@ class GcpSettings(ProviderSettings):
         default=100, ge=1, description="Service-account quota per project (gcp-service-account-quota)."
     )
     concurrency: int = Field(
-        default=8, ge=1, le=32, description="Parallel per-account calls within one project.",
+        default=8,
+        ge=1,
+        le=32,
+        description="Parallel per-account calls within one project.",
         json_schema_extra={"flag": None},
     )
     iam_grpc_endpoint: str | None = Field(
@@ -204,7 +206,10 @@ class GcpProvider(Provider):
                     provider="gcp",
                     id=pid,
                     name=str(project.get("displayName") or pid),
-                    params={"number": number, "ancestors": chain if self.config.organization or self.config.folder else []},
+                    params={
+                        "number": number,
+                        "ancestors": chain if self.config.organization or self.config.folder else [],
+                    },
                 )
             )
         return sorted(scopes, key=lambda sc: sc.id)

@@ -11,6 +11,8 @@ Must never: write anything, keep a Secret's ``data``, or let API text out unreda
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +22,6 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
-
 from nhiwarden.errors import ScopeError
 from nhiwarden.providers import CallLog
 from nhiwarden.redact import redact, register_secret
@@ -68,7 +69,8 @@ def _status_message(exc: ApiException) -> str:
 def _header(exc: ApiException, name: str) -> str | None:
     headers = exc.headers or {}
     try:
-        return headers.get(name) or headers.get(name.lower())  # type: ignore[no-any-return]
+        value = headers.get(name) or headers.get(name.lower())
+        return str(value) if value is not None else None
     except AttributeError:
         return None
 
@@ -93,17 +95,24 @@ class KubeApi:
         self.timeout = timeout
         try:
             configuration = type.__call__(k8s_client.Configuration)
-            k8s_config.load_kube_config(
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False
             )
         except ConfigException as exc:
-            raise ScopeError(f"context {context!r}: {redact(exc)}", kind="not-found" if "context" in str(exc).lower() and "not" in str(exc).lower() else "auth") from None
+            raise ScopeError(
+                f"context {context!r}: {redact(exc)}",
+                kind="not-found" if "context" in str(exc).lower() and "not" in str(exc).lower() else "auth",
+            ) from None
         except (OSError, TypeError, ValueError) as exc:
             raise ScopeError(f"context {context!r}: cannot load kubeconfig: {redact(exc)}", kind="auth") from None
         for value in (configuration.api_key or {}).values():
             register_secret(str(value))
             register_secret(str(value).removeprefix("Bearer ").strip())
-        configuration.retries = 1
+        # urllib3 would otherwise retry 429/503 itself, sleeping Retry-After unbounded and uncounted;
+        # connection retries stay (a refused port fails fast), throttling goes through RetryPolicy.
+        configuration.retries = urllib3.Retry(
+            total=2, connect=2, read=0, redirect=0, status=0, other=0, respect_retry_after_header=False
+        )
         self.server = str(configuration.host)
         self.client = k8s_client.ApiClient(configuration=configuration)
         self.metadata_client = k8s_client.ApiClient(
@@ -112,10 +121,8 @@ class KubeApi:
 
     def close(self) -> None:
         for c in (self.client, self.metadata_client):
-            try:
-                c.close()
-            except Exception:  # noqa: S110 - closing is best effort
-                pass
+            with contextlib.suppress(Exception):  # closing is best effort
+                c.close()  # type: ignore[no-untyped-call]
 
     # -- one request with retries and error mapping ------------------------------------------
     def _request(self, action: str, fn: Callable[[], Any]) -> Any:
@@ -136,8 +143,11 @@ class KubeApi:
             if exc.status == 401:
                 raise ScopeError(f"context {self.context!r}: {action}: unauthorized ({message})", kind="auth") from None
             if exc.status == 429:
-                raise ScopeError(f"context {self.context!r}: {action}: still throttled after "
-                                 f"{self.retry.attempts} attempts ({message})", kind="throttled") from None
+                raise ScopeError(
+                    f"context {self.context!r}: {action}: still throttled after "
+                    f"{self.retry.attempts} attempts ({message})",
+                    kind="throttled",
+                ) from None
             if exc.status in (403, 404):
                 raise Denied(exc.status, message) from None
             raise
@@ -170,13 +180,16 @@ class KubeApi:
             token: str | None = None
             try:
                 while True:
-                    kwargs: dict[str, Any] = {"limit": self.page_size, "_preload_content": False,
-                                              "_request_timeout": self.timeout}
+                    kwargs: dict[str, Any] = {
+                        "limit": self.page_size,
+                        "_preload_content": False,
+                        "_request_timeout": self.timeout,
+                    }
                     if field_selector:
                         kwargs["field_selector"] = field_selector
                     if token:
                         kwargs["_continue"] = token
-                    page = self._request(action, lambda kw=kwargs: method(**kw))
+                    page = self._request(action, functools.partial(method, **kwargs))
                     for item in page.get("items") or []:
                         item.pop("data", None)  # a Secret's values are dropped before anything reads it
                         item.pop("stringData", None)
@@ -193,31 +206,40 @@ class KubeApi:
     def probe(self, resource: str, *, field_selector: str | None = None, metadata_only: bool = False) -> None:
         """One list request of one item: does the credential have this permission?"""
         api_name, method_name = LISTS[resource]
-        method = getattr(getattr(k8s_client, api_name)(self.metadata_client if metadata_only else self.client),
-                         method_name)
+        method = getattr(
+            getattr(k8s_client, api_name)(self.metadata_client if metadata_only else self.client), method_name
+        )
         kwargs: dict[str, Any] = {"limit": 1, "_preload_content": False, "_request_timeout": self.timeout}
         if field_selector:
             kwargs["field_selector"] = field_selector
         try:
             self._request(f"list {resource}", lambda: method(**kwargs))
         except ApiException as exc:
-            raise ScopeError(f"context {self.context!r}: list {resource}: {_status_message(exc)}", kind="error") from None
+            raise ScopeError(
+                f"context {self.context!r}: list {resource}: {_status_message(exc)}", kind="error"
+            ) from None
 
     def get_config_map(self, namespace: str, name: str) -> dict[str, Any]:
         core = k8s_client.CoreV1Api(self.client)
         try:
-            return dict(self._request(
-                "get configmaps",
-                lambda: core.read_namespaced_config_map(name, namespace, _preload_content=False,
-                                                        _request_timeout=self.timeout),
-            ))
+            return dict(
+                self._request(
+                    "get configmaps",
+                    lambda: core.read_namespaced_config_map(
+                        name, namespace, _preload_content=False, _request_timeout=self.timeout
+                    ),
+                )
+            )
         except ApiException as exc:
             raise ScopeError(f"context {self.context!r}: get configmap: {_status_message(exc)}", kind="error") from None
 
     def version(self) -> dict[str, Any]:
         api = k8s_client.VersionApi(self.client)
         try:
-            return dict(self._request("get version", lambda: api.get_code(_preload_content=False,
-                                                                          _request_timeout=self.timeout)))
+            return dict(
+                self._request(
+                    "get version", lambda: api.get_code(_preload_content=False, _request_timeout=self.timeout)
+                )
+            )
         except ApiException as exc:
             raise ScopeError(f"context {self.context!r}: get version: {_status_message(exc)}", kind="error") from None

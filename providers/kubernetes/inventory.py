@@ -35,15 +35,40 @@ OWNER_KEYS = ("nhiwarden.io/owner", "owner", "team", "app.kubernetes.io/owner")
 SYSTEM_NAMESPACES = frozenset({"kube-node-lease", "kube-public"})
 SYSTEM_ACCOUNTS = frozenset(
     {
-        "attachdetach-controller", "bootstrap-signer", "certificate-controller", "clusterrole-aggregation-controller",
-        "cronjob-controller", "daemon-set-controller", "deployment-controller", "disruption-controller",
-        "endpoint-controller", "endpointslice-controller", "endpointslicemirroring-controller",
-        "ephemeral-volume-controller", "expand-controller", "generic-garbage-collector", "horizontal-pod-autoscaler",
-        "job-controller", "legacy-service-account-token-cleaner", "namespace-controller", "node-controller",
-        "persistent-volume-binder", "pod-garbage-collector", "pv-protection-controller", "pvc-protection-controller",
-        "replicaset-controller", "replication-controller", "resourcequota-controller", "root-ca-cert-publisher",
-        "service-account-controller", "service-controller", "statefulset-controller", "token-cleaner",
-        "ttl-after-finished-controller", "ttl-controller", "validatingadmissionpolicy-status-controller",
+        "attachdetach-controller",
+        "bootstrap-signer",
+        "certificate-controller",
+        "clusterrole-aggregation-controller",
+        "cronjob-controller",
+        "daemon-set-controller",
+        "deployment-controller",
+        "disruption-controller",
+        "endpoint-controller",
+        "endpointslice-controller",
+        "endpointslicemirroring-controller",
+        "ephemeral-volume-controller",
+        "expand-controller",
+        "generic-garbage-collector",
+        "horizontal-pod-autoscaler",
+        "job-controller",
+        "legacy-service-account-token-cleaner",
+        "namespace-controller",
+        "node-controller",
+        "persistent-volume-binder",
+        "pod-garbage-collector",
+        "pv-protection-controller",
+        "pvc-protection-controller",
+        "replicaset-controller",
+        "replication-controller",
+        "resourcequota-controller",
+        "root-ca-cert-publisher",
+        "service-account-controller",
+        "service-controller",
+        "statefulset-controller",
+        "token-cleaner",
+        "ttl-after-finished-controller",
+        "ttl-controller",
+        "validatingadmissionpolicy-status-controller",
     }
 )
 USAGE_SOURCE = "pods+workloads"
@@ -106,8 +131,12 @@ def project_pod_spec(spec: Obj | None) -> dict[str, Any]:
 def project_pod(obj: Obj) -> dict[str, Any]:
     meta = obj.get("metadata") or {}
     owners = [f"{o.get('kind')}/{o.get('name')}" for o in meta.get("ownerReferences") or []]
-    return {"namespace": meta.get("namespace", ""), "name": meta.get("name", ""), "owners": owners,
-            **project_pod_spec(obj.get("spec"))}
+    return {
+        "namespace": meta.get("namespace", ""),
+        "name": meta.get("name", ""),
+        "owners": owners,
+        **project_pod_spec(obj.get("spec")),
+    }
 
 
 def project_workload(kind: str) -> Any:
@@ -122,8 +151,14 @@ def project_workload(kind: str) -> Any:
             replicas = spec.get("replicas", 1) if kind in ("Deployment", "StatefulSet", "ReplicaSet") else None
             idle = replicas == 0
         owners = [f"{o.get('kind')}/{o.get('name')}" for o in meta.get("ownerReferences") or []]
-        return {"kind": kind, "namespace": meta.get("namespace", ""), "name": meta.get("name", ""),
-                "idle": idle, "owners": owners, **project_pod_spec(pod_spec)}
+        return {
+            "kind": kind,
+            "namespace": meta.get("namespace", ""),
+            "name": meta.get("name", ""),
+            "idle": idle,
+            "owners": owners,
+            **project_pod_spec(pod_spec),
+        }
 
     return project
 
@@ -138,8 +173,11 @@ def project_secret(obj: Obj) -> dict[str, Any]:
         "created": meta.get("creationTimestamp"),
         "deleting": bool(meta.get("deletionTimestamp")),
         "labels": dict(meta.get("labels") or {}),
-        "annotations": {k: v for k, v in (meta.get("annotations") or {}).items()
-                        if k in (SA_NAME_ANNOTATION, SA_UID_ANNOTATION) or k in OWNER_KEYS},
+        "annotations": {
+            k: v
+            for k, v in (meta.get("annotations") or {}).items()
+            if k in (SA_NAME_ANNOTATION, SA_UID_ANNOTATION) or k in OWNER_KEYS
+        },
         "type": obj.get("type"),
     }
 
@@ -152,8 +190,9 @@ def project_service_account(obj: Obj) -> dict[str, Any]:
         "uid": meta.get("uid"),
         "created": meta.get("creationTimestamp"),
         "labels": dict(meta.get("labels") or {}),
-        "annotations": {k: v for k, v in (meta.get("annotations") or {}).items()
-                        if not k.startswith("kubectl.kubernetes.io/")},
+        "annotations": {
+            k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith("kubectl.kubernetes.io/")
+        },
         "automount": obj.get("automountServiceAccountToken"),
         "secrets": [s.get("name") for s in obj.get("secrets") or [] if s.get("name")],
     }
@@ -214,9 +253,7 @@ def build_identities(context: str, data: ClusterData, *, as_of: datetime) -> lis
 
     identities = []
     for sa in sorted(data.service_accounts, key=lambda s: (s["namespace"], s["name"])):
-        identities.append(
-            _identity(context, sa, users, pods_by_ns, tokens, grants_for, all_sa, ns_groups, data, as_of)
-        )
+        identities.append(_identity(context, sa, users, pods_by_ns, tokens, grants_for, all_sa, ns_groups, data, as_of))
     return identities
 
 
@@ -242,7 +279,9 @@ def _identity(
     sa_automount = sa["automount"]
     mounting, overrides = [], []
     for r in refs:
-        effective = r["automount"] if r["automount"] is not None else (sa_automount if sa_automount is not None else True)
+        effective = (
+            r["automount"] if r["automount"] is not None else (sa_automount if sa_automount is not None else True)
+        )
         label = f"{r['kind']}/{r['name']}"
         if effective and not r["owners"]:  # owned pods and ReplicaSets/Jobs: their owner's template counts
             mounting.append(label)

@@ -13,13 +13,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from nhiwarden.errors import ScopeError
 from nhiwarden.model import Scope, ScopeResult
 from nhiwarden.providers import CallLog, DoctorCheck, Permission, Provider, ProviderSettings
 from nhiwarden.redact import redact
 from nhiwarden.retry import RetryPolicy
+from pydantic import Field
 
 TRACKING_CONFIGMAP = ("kube-system", "kube-apiserver-legacy-service-account-token-tracking")
 WORKLOAD_KINDS = {
@@ -56,10 +55,12 @@ class KubernetesSettings(ProviderSettings):
         description="Namespaces where creating pods or workloads counts as privilege escalation.",
         json_schema_extra={"flag": None},
     )
-    page_size: int = Field(default=500, ge=1, le=5000, json_schema_extra={"flag": None},
-                           description="Items per list page.")
-    request_timeout: float = Field(default=30.0, gt=0, json_schema_extra={"flag": None},
-                                   description="Seconds per API request.")
+    page_size: int = Field(
+        default=500, ge=1, le=5000, json_schema_extra={"flag": None}, description="Items per list page."
+    )
+    request_timeout: float = Field(
+        default=30.0, gt=0, json_schema_extra={"flag": None}, description="Seconds per API request."
+    )
 
 
 def _permission(resource: str, why: str, verbs: str = "list", optional: bool = False) -> Permission:
@@ -79,14 +80,23 @@ class KubernetesProvider(Provider):
             optional=True,
         ),
         _permission("pods", "which accounts running pods use, token automount and Secret mounts", optional=True),
-        _permission("deployments,statefulsets,daemonsets,replicasets (apps)",
-                    "accounts referenced by workload templates, including ones scaled to zero", optional=True),
+        _permission(
+            "deployments,statefulsets,daemonsets,replicasets (apps)",
+            "accounts referenced by workload templates, including ones scaled to zero",
+            optional=True,
+        ),
         _permission("jobs,cronjobs (batch)", "accounts referenced by Job and CronJob templates", optional=True),
-        _permission("roles,rolebindings,clusterroles,clusterrolebindings (rbac.authorization.k8s.io)",
-                    "effective permissions of each account", optional=True),
-        _permission("configmaps kube-system/kube-apiserver-legacy-service-account-token-tracking",
-                    "when legacy-token usage tracking began, to judge tokens without a last-used label",
-                    verbs="get", optional=True),
+        _permission(
+            "roles,rolebindings,clusterroles,clusterrolebindings (rbac.authorization.k8s.io)",
+            "effective permissions of each account",
+            optional=True,
+        ),
+        _permission(
+            "configmaps kube-system/kube-apiserver-legacy-service-account-token-tracking",
+            "when legacy-token usage tracking began, to judge tokens without a last-used label",
+            verbs="get",
+            optional=True,
+        ),
     )
 
     def __init__(self, settings: Any = None, *, as_of: datetime) -> None:
@@ -114,7 +124,7 @@ class KubernetesProvider(Provider):
         if not Path(path).is_file():
             raise ScopeError(f"kubeconfig not found: {path}", kind="not-found")
         try:
-            contexts, current = list_kube_config_contexts(config_file=path)
+            contexts, current = list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
         except (ConfigException, OSError, ValueError) as exc:
             raise ScopeError(f"cannot read kubeconfig {path}: {redact(exc)}", kind="auth") from None
         by_name = {c["name"]: c for c in contexts or []}
@@ -125,13 +135,20 @@ class KubernetesProvider(Provider):
         elif current:
             names = [current["name"]]
         else:
-            raise ScopeError(f"kubeconfig {path} has no current context; pass --kube-context or --all-contexts",
-                             kind="not-found")
+            raise ScopeError(
+                f"kubeconfig {path} has no current context; pass --kube-context or --all-contexts", kind="not-found"
+            )
         scopes = []
         for name in names:
             ctx = (by_name.get(name) or {}).get("context") or {}
-            scopes.append(Scope(provider=self.name, id=name, name=ctx.get("cluster") or name,
-                                params={"kubeconfig": path, "cluster": ctx.get("cluster")}))
+            scopes.append(
+                Scope(
+                    provider=self.name,
+                    id=name,
+                    name=ctx.get("cluster") or name,
+                    params={"kubeconfig": path, "cluster": ctx.get("cluster")},
+                )
+            )
         return scopes
 
     def _retry(self) -> RetryPolicy:
@@ -155,17 +172,25 @@ class KubernetesProvider(Provider):
         from nhiwarden.providers.kubernetes.rbac import resolve_bindings
 
         if scope.id not in self._context_names(scope):
-            raise ScopeError(f"context {scope.id!r} not found in kubeconfig {scope.params.get('kubeconfig')}",
-                             kind="not-found")
+            raise ScopeError(
+                f"context {scope.id!r} not found in kubeconfig {scope.params.get('kubeconfig')}", kind="not-found"
+            )
         calls = CallLog(result)
-        api = KubeApi(kubeconfig=scope.params.get("kubeconfig"), context=scope.id, calls=calls,
-                      retry=self._retry(), page_size=self.config.page_size, timeout=self.config.request_timeout)
+        api = KubeApi(
+            kubeconfig=scope.params.get("kubeconfig"),
+            context=scope.id,
+            calls=calls,
+            retry=self._retry(),
+            page_size=self.config.page_size,
+            timeout=self.config.request_timeout,
+        )
         try:
             try:
                 service_accounts = api.list("serviceaccounts", project_service_account)
             except Denied as exc:
-                raise ScopeError(f"context {scope.id!r}: cannot list serviceaccounts: {exc.message}",
-                                 kind="permission") from None
+                raise ScopeError(
+                    f"context {scope.id!r}: cannot list serviceaccounts: {exc.message}", kind="permission"
+                ) from None
 
             def optional(signal: str, fn: Any) -> Any:
                 try:
@@ -174,49 +199,77 @@ class KubernetesProvider(Provider):
                     result.mark_partial(f"{signal}: {exc.message}")
                     return None
 
-            secrets = optional("legacy tokens", lambda: api.list(
-                "secrets", project_secret, field_selector=f"type={LEGACY_TOKEN_TYPE}", metadata_only=True))
+            secrets = optional(
+                "legacy tokens",
+                lambda: api.list(
+                    "secrets", project_secret, field_selector=f"type={LEGACY_TOKEN_TYPE}", metadata_only=True
+                ),
+            )
             pods = optional("pod usage", lambda: api.list("pods", project_pod))
             workloads: list[dict[str, Any]] | None = []
             for resource, kind in WORKLOAD_KINDS.items():
-                items = optional(f"workload usage ({resource})", lambda r=resource, k=kind: api.list(r, project_workload(k)))
+                items = optional(
+                    f"workload usage ({resource})", lambda r=resource, k=kind: api.list(r, project_workload(k))
+                )
                 if items is None:
                     workloads = None
                 elif workloads is not None:
                     workloads.extend(items)
-            rbac = {r: optional(f"rbac ({r})", lambda r=r: api.list(r, _keep_rbac))
-                    for r in ("roles", "clusterroles", "rolebindings", "clusterrolebindings")}
+            rbac = {
+                r: optional(f"rbac ({r})", lambda r=r: api.list(r, _keep_rbac))
+                for r in ("roles", "clusterroles", "rolebindings", "clusterrolebindings")
+            }
             bindings = None
             if all(v is not None for v in rbac.values()):
-                bindings = resolve_bindings(rbac["roles"], rbac["clusterroles"], rbac["rolebindings"],
-                                            rbac["clusterrolebindings"],
-                                            privileged_namespaces=self.config.privileged_namespaces)
+                bindings = resolve_bindings(
+                    rbac["roles"],
+                    rbac["clusterroles"],
+                    rbac["rolebindings"],
+                    rbac["clusterrolebindings"],
+                    privileged_namespaces=self.config.privileged_namespaces,
+                )
             tracking = self._tracking_since(api, Denied, parse_day, result, secrets)
         finally:
             api.close()
-        data = ClusterData(service_accounts=service_accounts, secrets=secrets, pods=pods, workloads=workloads,
-                           bindings=bindings, tracking_since=tracking)
+        data = ClusterData(
+            service_accounts=service_accounts,
+            secrets=secrets,
+            pods=pods,
+            workloads=workloads,
+            bindings=bindings,
+            tracking_since=tracking,
+        )
         result.identities = build_identities(scope.id, data, as_of=self.as_of)
         result.identity_count = len(result.identities)
         result.credential_count = sum(len(i.credentials) for i in result.identities)
-        result.attributes.update({
-            "server": api.server,
-            "cluster": scope.params.get("cluster"),
-            "legacy_token_tracking_since": tracking.date().isoformat() if tracking else None,
-            "orphan_legacy_tokens": _orphans(secrets, service_accounts),
-        })
+        result.attributes.update(
+            {
+                "server": api.server,
+                "cluster": scope.params.get("cluster"),
+                "legacy_token_tracking_since": tracking.date().isoformat() if tracking else None,
+                "orphan_legacy_tokens": _orphans(secrets, service_accounts),
+            }
+        )
 
     def _context_names(self, scope: Scope) -> set[str]:
         from kubernetes.config import list_kube_config_contexts
 
         try:
-            contexts, _ = list_kube_config_contexts(config_file=scope.params.get("kubeconfig"))
+            contexts, _ = list_kube_config_contexts(  # type: ignore[no-untyped-call]
+                config_file=scope.params.get("kubeconfig")
+            )
         except Exception:
             return {scope.id}  # let the client report the real problem
         return {c["name"] for c in contexts or []}
 
-    def _tracking_since(self, api: Any, denied: type[Exception], parse_day: Any, result: ScopeResult,
-                        secrets: list[dict[str, Any]] | None) -> datetime | None:
+    def _tracking_since(
+        self,
+        api: Any,
+        denied: type[Exception],
+        parse_day: Any,
+        result: ScopeResult,
+        secrets: list[dict[str, Any]] | None,
+    ) -> datetime | None:
         if self.config.tracking_since is not None:
             return datetime.combine(self.config.tracking_since, datetime.min.time(), tzinfo=UTC)
         reason = ""
@@ -242,23 +295,33 @@ class KubernetesProvider(Provider):
         result = ScopeResult(provider=self.name, scope=scope.id)
         checks: list[DoctorCheck] = []
         try:
-            api = KubeApi(kubeconfig=scope.params.get("kubeconfig"), context=scope.id, calls=CallLog(result),
-                          retry=self._retry(), page_size=1, timeout=self.config.request_timeout)
+            api = KubeApi(
+                kubeconfig=scope.params.get("kubeconfig"),
+                context=scope.id,
+                calls=CallLog(result),
+                retry=self._retry(),
+                page_size=1,
+                timeout=self.config.request_timeout,
+            )
         except ScopeError as exc:
             return [DoctorCheck(scope=scope.id, check="kubeconfig", ok=False, detail=exc.reason)]
         try:
             try:
                 v = api.version()
-                checks.append(DoctorCheck(scope=scope.id, check="reach API server", ok=True,
-                                          detail=str(v.get("gitVersion", ""))))
+                checks.append(
+                    DoctorCheck(scope=scope.id, check="reach API server", ok=True, detail=str(v.get("gitVersion", "")))
+                )
             except ScopeError as exc:
                 return [DoctorCheck(scope=scope.id, check="reach API server", ok=False, detail=exc.reason)]
             from nhiwarden.providers.kubernetes.api import LISTS
 
             for resource in LISTS:
                 try:
-                    api.probe(resource, metadata_only=resource == "secrets",
-                              field_selector="type=kubernetes.io/service-account-token" if resource == "secrets" else None)
+                    api.probe(
+                        resource,
+                        metadata_only=resource == "secrets",
+                        field_selector="type=kubernetes.io/service-account-token" if resource == "secrets" else None,
+                    )
                     checks.append(DoctorCheck(scope=scope.id, check=f"list {resource}", ok=True))
                 except Denied as exc:
                     checks.append(DoctorCheck(scope=scope.id, check=f"list {resource}", ok=False, detail=exc.message))

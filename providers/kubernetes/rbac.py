@@ -50,36 +50,112 @@ class _Check:
 
 
 _CHECKS: tuple[_Check, ...] = (
-    _Check("secrets get/list/watch", Privilege.PRIVILEGE_ESCALATION, _cis("5.1.2"), READ_VERBS,
-           (("", "secrets"),), narrowable=True),
-    _Check("secrets create/update/patch", Privilege.PRIVILEGE_ESCALATION, (),
-           frozenset({"create", "update", "patch"}), (("", "secrets"),), narrowable=True),
+    _Check(
+        "secrets get/list/watch",
+        Privilege.PRIVILEGE_ESCALATION,
+        _cis("5.1.2"),
+        READ_VERBS,
+        (("", "secrets"),),
+        narrowable=True,
+    ),
+    _Check(
+        "secrets create/update/patch",
+        Privilege.PRIVILEGE_ESCALATION,
+        (),
+        frozenset({"create", "update", "patch"}),
+        (("", "secrets"),),
+        narrowable=True,
+    ),
     _Check("pods/exec", Privilege.PRIVILEGE_ESCALATION, (), frozenset({"create", "get"}), (("", "pods/exec"),)),
     _Check("pods/attach", Privilege.PRIVILEGE_ESCALATION, (), frozenset({"create", "get"}), (("", "pods/attach"),)),
-    _Check("pods/ephemeralcontainers update/patch", Privilege.PRIVILEGE_ESCALATION, (),
-           frozenset({"update", "patch"}), (("", "pods/ephemeralcontainers"),)),
-    _Check("impersonate", Privilege.PRIVILEGE_ESCALATION, _cis("5.1.8"), frozenset({"impersonate"}),
-           (("", "users"), ("", "groups"), ("", "serviceaccounts"), ("authentication.k8s.io", "userextras"),
-            ("authentication.k8s.io", "uids"))),
-    _Check("escalate roles", Privilege.PRIVILEGE_ESCALATION, _cis("5.1.8"), frozenset({"escalate"}),
-           (("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "clusterroles"))),
-    _Check("bind roles", Privilege.PRIVILEGE_ESCALATION, _cis("5.1.8"), frozenset({"bind"}),
-           (("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "clusterroles"))),
-    _Check("serviceaccounts/token create", Privilege.PRIVILEGE_ESCALATION, _cis("5.1.13"), frozenset({"create"}),
-           (("", "serviceaccounts/token"),)),
-    _Check("nodes/proxy", Privilege.PRIVILEGE_ESCALATION, _cis("5.1.10"),
-           frozenset({"get", "create", "update", "patch", "delete"}), (("", "nodes/proxy"),)),
-    _Check("persistentvolumes create", Privilege.PRIVILEGE_ESCALATION, _cis("5.1.9"), frozenset({"create"}),
-           (("", "persistentvolumes"),)),
-    _Check("certificatesigningrequests approval", Privilege.PRIVILEGE_ESCALATION, _cis("5.1.11"),
-           frozenset({"update", "patch"}), (("certificates.k8s.io", "certificatesigningrequests/approval"),)),
-    _Check("admission webhook configuration write", Privilege.PRIVILEGE_ESCALATION, _cis("5.1.12"),
-           frozenset({"create", "update", "patch", "delete"}),
-           (("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
-            ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"))),
+    _Check(
+        "pods/ephemeralcontainers update/patch",
+        Privilege.PRIVILEGE_ESCALATION,
+        (),
+        frozenset({"update", "patch"}),
+        (("", "pods/ephemeralcontainers"),),
+    ),
+    _Check(
+        "impersonate",
+        Privilege.PRIVILEGE_ESCALATION,
+        _cis("5.1.8"),
+        frozenset({"impersonate"}),
+        (
+            ("", "users"),
+            ("", "groups"),
+            ("", "serviceaccounts"),
+            ("authentication.k8s.io", "userextras"),
+            ("authentication.k8s.io", "uids"),
+        ),
+    ),
+    _Check(
+        "escalate roles",
+        Privilege.PRIVILEGE_ESCALATION,
+        _cis("5.1.8"),
+        frozenset({"escalate"}),
+        (("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "clusterroles")),
+    ),
+    _Check(
+        "bind roles",
+        Privilege.PRIVILEGE_ESCALATION,
+        _cis("5.1.8"),
+        frozenset({"bind"}),
+        (("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "clusterroles")),
+    ),
+    _Check(
+        "serviceaccounts/token create",
+        Privilege.PRIVILEGE_ESCALATION,
+        _cis("5.1.13"),
+        frozenset({"create"}),
+        (("", "serviceaccounts/token"),),
+    ),
+    _Check(
+        "nodes/proxy",
+        Privilege.PRIVILEGE_ESCALATION,
+        _cis("5.1.10"),
+        frozenset({"get", "create", "update", "patch", "delete"}),
+        (("", "nodes/proxy"),),
+    ),
+    _Check(
+        "persistentvolumes create",
+        Privilege.PRIVILEGE_ESCALATION,
+        _cis("5.1.9"),
+        frozenset({"create"}),
+        (("", "persistentvolumes"),),
+    ),
+    _Check(
+        "certificatesigningrequests approval",
+        Privilege.PRIVILEGE_ESCALATION,
+        _cis("5.1.11"),
+        frozenset({"update", "patch"}),
+        (("certificates.k8s.io", "certificatesigningrequests/approval"),),
+    ),
+    _Check(
+        "admission webhook configuration write",
+        Privilege.PRIVILEGE_ESCALATION,
+        _cis("5.1.12"),
+        frozenset({"create", "update", "patch", "delete"}),
+        (
+            ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+            ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+        ),
+    ),
 )
-_WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "*", "escalate", "bind",
-                          "impersonate", "approve", "sign"})
+_WRITE_VERBS = frozenset(
+    {
+        "create",
+        "update",
+        "patch",
+        "delete",
+        "deletecollection",
+        "*",
+        "escalate",
+        "bind",
+        "impersonate",
+        "approve",
+        "sign",
+    }
+)
 
 
 def _matches(values: Iterable[str], wanted: str) -> bool:
@@ -254,7 +330,9 @@ def is_default_discovery_binding(binding: Obj) -> bool:
         name.startswith("system:")
         and role.startswith("system:")
         and bool(subjects)
-        and all(s.get("kind") == "Group" and s.get("name") in (AUTHENTICATED, "system:unauthenticated") for s in subjects)
+        and all(
+            s.get("kind") == "Group" and s.get("name") in (AUTHENTICATED, "system:unauthenticated") for s in subjects
+        )
     )
 
 
@@ -291,10 +369,7 @@ def resolve_bindings(
             continue
         ref = binding.get("roleRef") or {}
         ref_kind, ref_name = ref.get("kind", "ClusterRole"), ref.get("name", "")
-        if ref_kind == "Role":
-            rules = role_rules.get((ns, ref_name))
-        else:
-            rules = cr_rules.get(ref_name)
+        rules = role_rules.get((ns, ref_name)) if ref_kind == "Role" else cr_rules.get(ref_name)
         bname = binding["metadata"]["name"] if cluster_wide else f"{ns}/{binding['metadata']['name']}"
         kind_label = "ClusterRoleBinding" if cluster_wide else "RoleBinding"
         if rules is None:
@@ -309,8 +384,12 @@ def resolve_bindings(
             continue
         key = (ref_kind, ref_name, ns)
         if key not in cache:
-            cache[key] = assess(rules, role_name=ref_name if ref_kind == "ClusterRole" else "", namespaces=ns,
-                                privileged_namespaces=privileged)
+            cache[key] = assess(
+                rules,
+                role_name=ref_name if ref_kind == "ClusterRole" else "",
+                namespaces=ns,
+                privileged_namespaces=privileged,
+            )
         a = cache[key]
         where = "cluster-wide" if ns is None else f"in namespace {ns}"
         out.append(

@@ -40,10 +40,10 @@ class AuditUsage:
     by_accessor: dict[str, datetime] = field(default_factory=dict)
     by_role: dict[tuple[str, str], datetime] = field(default_factory=dict)
     by_user: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    # Kubernetes/JWT/OIDC logins: ``auth.metadata.role``
+    by_auth_role: dict[tuple[str, str], datetime] = field(default_factory=dict)
     # (namespace, role) -> {sorted secret-ID metadata items: last time}, to tell secret-IDs apart
-    by_role_metadata: dict[tuple[str, str], dict[tuple[tuple[str, str], ...], datetime]] = field(
-        default_factory=dict
-    )
+    by_role_metadata: dict[tuple[str, str], dict[tuple[tuple[str, str], ...], datetime]] = field(default_factory=dict)
 
     @property
     def hmac_accessors(self) -> bool:
@@ -140,6 +140,9 @@ def _record(usage: AuditUsage, entry: dict[str, Any]) -> None:
             variants = usage.by_role_metadata.setdefault((namespace, role), {})
             if items in variants or len(variants) < _MAX_META_VARIANTS_PER_ROLE:
                 _newest(variants, items, when)
+    auth_role = metadata.get("role")
+    if isinstance(auth_role, str) and auth_role:
+        _newest(usage.by_auth_role, (namespace, auth_role), when)
     user = metadata.get("username")
     if not (isinstance(user, str) and user):
         display = auth.get("display_name") or ""

@@ -53,19 +53,38 @@ class VaultApi:
         verify: bool | str = True,
         timeout: float = 15.0,
     ) -> None:
-        import hvac
-        import requests
-
         self.addr = addr
         self.namespace = namespace or None
         self.calls = calls
         self.retry = retry or RetryPolicy(attempts=4, base_delay=0.2, max_delay=5.0)
         self._local = threading.local()
-        session = requests.Session()
-        session.hooks["response"].append(self._remember_headers)
-        self._client = hvac.Client(
-            url=addr, token=token, namespace=self.namespace, session=session, verify=verify, timeout=timeout
-        )
+        self._token = token
+        self._verify = verify
+        self._timeout = timeout
+        self._clients: list[Any] = []
+        self._clients_lock = threading.Lock()
+
+    def _client(self) -> Any:
+        """One hvac client (and HTTP session) per thread: lookups may run on a small worker pool."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            import hvac
+            import requests
+
+            session = requests.Session()
+            session.hooks["response"].append(self._remember_headers)
+            client = hvac.Client(
+                url=self.addr,
+                token=self._token,
+                namespace=self.namespace,
+                session=session,
+                verify=self._verify,
+                timeout=self._timeout,
+            )
+            self._local.client = client
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
 
     def _remember_headers(self, response: Any, *_args: Any, **_kwargs: Any) -> None:
         self._local.retry_after = response.headers.get("Retry-After")
@@ -100,7 +119,7 @@ class VaultApi:
         import requests
 
         url = f"/v1/{path.lstrip('/')}"
-        fn: Callable[..., Any] = getattr(self._client.adapter, method)
+        fn: Callable[..., Any] = getattr(self._client().adapter, method)
 
         def once() -> Any:
             self.calls(action)
@@ -136,16 +155,17 @@ class VaultApi:
         except requests.exceptions.SSLError:
             raise ScopeError(f"TLS verification failed for Vault at {self.addr}", kind="network") from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise ScopeError(
-                f"cannot reach Vault at {self.addr}: {type(exc).__name__}", kind="network"
-            ) from None
+            raise ScopeError(f"cannot reach Vault at {self.addr}: {type(exc).__name__}", kind="network") from None
         if response is None or not hasattr(response, "get"):
             return {}
         data = response.get("data")
         return data if isinstance(data, dict) else {}
 
     def close(self) -> None:
-        self._client.adapter.close()
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.adapter.close()
 
 
 def _errors(exc: Exception) -> str:

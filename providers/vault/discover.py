@@ -12,11 +12,11 @@ refused token raises ``ScopeError``. Never writes, never reads a secret value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any, TypeVar
+from typing import Any
 
 from nhiwarden.errors import ScopeError
 from nhiwarden.model import Credential, Grant, Identity, ScopeResult
@@ -41,7 +41,6 @@ from nhiwarden.redact import redact
 PROVIDER = "vault"
 USAGE_SOURCE = "vault-audit-log"
 NEVER = "0001-01-01T00:00:00Z"
-T = TypeVar("T")
 
 
 @dataclass
@@ -61,6 +60,10 @@ class ScopeTarget:
 class _Mounts:
     approle: list[str] = field(default_factory=list)
     userpass: list[str] = field(default_factory=list)
+    federated: list[tuple[str, str]] = field(default_factory=list)  # (mount path, kubernetes|jwt|oidc)
+
+
+FEDERATED_TYPES = {"kubernetes": "vault-k8s-auth-role", "jwt": "vault-jwt-role", "oidc": "vault-jwt-role"}
 
 
 def _ts(value: Any) -> datetime | None:
@@ -118,13 +121,13 @@ class NamespaceScan:
     def _partial(self, signal: str) -> None:
         self.result.mark_partial(redact(signal))
 
-    def _guard(self, what: str, fn: Callable[[], T], default: T) -> T:
-        """Run one read; a 403 marks the scope partial with the reason and yields ``default``."""
+    def _list(self, what: str, path: str, action: str) -> list[str]:
+        """LIST one folder; a 403 marks the scope partial with the reason and yields nothing."""
         try:
-            return fn()
+            return self.api.list(path, action)
         except PermissionDenied as exc:
             self._partial(f"{what}: permission denied on {exc.path}")
-            return default
+            return []
 
     def _capped(self, what: str, items: list[str]) -> list[str]:
         if len(items) > self.max_items:
@@ -156,6 +159,8 @@ class NamespaceScan:
             self._approle(mount)
         for mount in mounts.userpass:
             self._userpass(mount)
+        for mount, kind in mounts.federated:
+            self._federated(mount, kind)
         self._tokens(mounts)
         self._kv()
         identities = list(self.identities.values())
@@ -178,6 +183,8 @@ class NamespaceScan:
                 found.approle.append(path)
             elif kind == "userpass":
                 found.userpass.append(path)
+            elif kind in FEDERATED_TYPES:
+                found.federated.append((path, str(kind)))
         self.result.attributes["auth_methods"] = sorted(
             f"{p}:{(i or {}).get('type')}" for p, i in data.items() if isinstance(i, dict)
         )
@@ -296,7 +303,7 @@ class NamespaceScan:
 
     def _approle(self, mount: str) -> None:
         base = f"auth/{mount}"
-        roles = self._guard(f"approle {mount}", lambda: self.api.list(f"{base}role", f"{base}role (list)"), [])
+        roles = self._list(f"approle {mount}", f"{base}role", f"{base}role (list)")
         for role in self._capped(f"approle {mount} roles", roles):
             self._one_role(base, role)
 
@@ -314,10 +321,8 @@ class NamespaceScan:
             policies.append("default")
         ns = self.target.namespace
         role_last = self.usage.by_role.get((ns, role)) if self.usage else None
-        accessors = self._guard(
-            f"approle {role} secret-ids",
-            lambda: self.api.list(f"{base}role/{role}/secret-id", f"{base}role/<role>/secret-id (list)"),
-            [],
+        accessors = self._list(
+            f"approle {role} secret-ids", f"{base}role/{role}/secret-id", f"{base}role/<role>/secret-id (list)"
         )
         lookups: list[dict[str, Any]] = []
         for accessor in self._capped(f"approle {role} secret-ids", accessors):
@@ -402,7 +407,7 @@ class NamespaceScan:
 
     def _userpass(self, mount: str) -> None:
         base = f"auth/{mount}"
-        users = self._guard(f"userpass {mount}", lambda: self.api.list(f"{base}users", f"{base}users (list)"), [])
+        users = self._list(f"userpass {mount}", f"{base}users", f"{base}users (list)")
         for user in self._capped(f"userpass {mount} users", users):
             try:
                 info = self.api.get(f"{base}users/{user}", f"{base}users/<user>")
@@ -446,23 +451,68 @@ class NamespaceScan:
                 ),
             )
 
+    # -- Kubernetes / JWT / OIDC auth roles (federated: no secret of their own) ----------------------
+
+    def _federated(self, mount: str, kind: str) -> None:
+        base = f"auth/{mount}"
+        roles = self._list(f"{kind} {mount}", f"{base}role", f"{base}role (list)")
+        for role in self._capped(f"{kind} {mount} roles", roles):
+            try:
+                info = self.api.get(f"{base}role/{role}", f"{base}role/<role>")
+            except PermissionDenied as exc:
+                self._partial(f"{kind}: permission denied on {exc.path}")
+                info = {}
+            except NotFound:
+                continue
+            policies = list(info.get("token_policies") or info.get("policies") or [])
+            if not info.get("token_no_default_policy") and "default" not in policies:
+                policies.append("default")
+            uid = f"{self.target.prefix}:{base}role/{role}"
+            last = self.usage.by_auth_role.get((self.target.namespace, role)) if self.usage else None
+            binding = {
+                "bound_service_account_names": info.get("bound_service_account_names"),
+                "bound_service_account_namespaces": info.get("bound_service_account_namespaces"),
+                "bound_service_account_namespace_selector": info.get("bound_service_account_namespace_selector"),
+                "role_type": info.get("role_type"),
+                "bound_subject": info.get("bound_subject"),
+                "bound_claims": info.get("bound_claims"),
+                "bound_claims_type": info.get("bound_claims_type"),
+                "bound_audiences": info.get("bound_audiences"),
+                "user_claim": info.get("user_claim"),
+            }
+            self.identities[uid] = Identity(
+                uid=uid,
+                provider=PROVIDER,
+                kind=FEDERATED_TYPES[kind],
+                scope=self.target.scope_id,
+                name=role,
+                **self._usage_fields(last),
+                grants=self._grants(policies, via=f"{base}role/{role}"),
+                attributes=_clean(
+                    {
+                        "mount": base,
+                        "auth_type": kind,
+                        "policies": sorted(set(policies)),
+                        "token_ttl": info.get("token_ttl"),
+                        "token_bound_cidrs": info.get("token_bound_cidrs") or [],
+                        **{k: v for k, v in binding.items() if v not in (None, "", [], {})},
+                    }
+                ),
+            )
+
     # -- tokens ------------------------------------------------------------------------------------
 
     def _tokens(self, mounts: _Mounts) -> None:
         try:
             accessors = self.api.list("auth/token/accessors", "auth/token/accessors (list)")
         except PermissionDenied:
-            self._partial(
-                "tokens: permission denied on auth/token/accessors (listing token accessors needs 'sudo')"
-            )
+            self._partial("tokens: permission denied on auth/token/accessors (listing token accessors needs 'sudo')")
             return
         accessors = self._capped("tokens", accessors)
         self._hash_accessors(accessors)
         for accessor in accessors:
             try:
-                data = self.api.post(
-                    "auth/token/lookup-accessor", {"accessor": accessor}, "auth/token/lookup-accessor"
-                )
+                data = self.api.post("auth/token/lookup-accessor", {"accessor": accessor}, "auth/token/lookup-accessor")
             except PermissionDenied:
                 self._partial("tokens: permission denied on auth/token/lookup-accessor")
                 return
@@ -500,6 +550,10 @@ class NamespaceScan:
                 "scanner": accessor == self.result.attributes.get("scanner_accessor"),
             }
         )
+        identity_policies = sorted({str(p) for p in data.get("identity_policies") or []})
+        if identity_policies:
+            attributes["identity_policies"] = identity_policies
+        entity_via = f"identity entity {data.get('entity_id')} (entity and group policies)"
         owner_uid = self._login_owner(path, meta, mounts)
         base_uid = owner_uid or f"{self.target.prefix}:auth/token/accessor/{accessor}"
         credential = Credential(
@@ -514,7 +568,12 @@ class NamespaceScan:
             attributes=attributes,
         )
         if owner_uid:
-            self.identities[owner_uid].credentials.append(credential)
+            owner = self.identities[owner_uid]
+            owner.credentials.append(credential)
+            have = {(g.source, g.via) for g in owner.grants}
+            owner.grants.extend(
+                g for g in self._grants(identity_policies, via=entity_via) if (g.source, g.via) not in have
+            )
             return
         self.identities[base_uid] = Identity(
             uid=base_uid,
@@ -526,7 +585,7 @@ class NamespaceScan:
             **usage_fields,
             owner=metadata_value(meta, OWNER_KEYS),
             tags=meta,
-            grants=self._grants(policies),
+            grants=self._grants(policies) + self._grants(identity_policies, via=entity_via),
             credentials=[credential],
             attributes=attributes,
         )
@@ -537,10 +596,14 @@ class NamespaceScan:
             if path == f"auth/{mount}login" and meta.get("role_name"):
                 uid = f"{self.target.prefix}:auth/{mount}role/{meta['role_name']}"
                 return uid if uid in self.identities else None
+        for mount, _kind in mounts.federated:
+            if path == f"auth/{mount}login" and meta.get("role"):
+                uid = f"{self.target.prefix}:auth/{mount}role/{meta['role']}"
+                return uid if uid in self.identities else None
         for mount in mounts.userpass:
             prefix = f"auth/{mount}login/"
             if path.startswith(prefix):
-                uid = f"{self.target.prefix}:auth/{mount}users/{path[len(prefix):]}"
+                uid = f"{self.target.prefix}:auth/{mount}users/{path[len(prefix) :]}"
                 return uid if uid in self.identities else None
         return None
 

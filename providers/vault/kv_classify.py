@@ -101,7 +101,7 @@ def classify_fields(path: str, names: Iterable[str]) -> KvCredentialKind | None:
         return AWS
     if fields & _AWS_ID and fields & {"secret", "secret_access_key"}:
         return AWS
-    if _GCP_FIELDS <= fields or ("private_key" in fields and "client_email" in fields):
+    if fields >= _GCP_FIELDS or ("private_key" in fields and "client_email" in fields):
         return GCP
     if fields & _GCP_BLOBS:
         return GCP

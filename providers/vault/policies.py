@@ -14,6 +14,7 @@ Pure: no I/O. Never sees a secret (policy text is configuration).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from nhiwarden.model import Grant, Privilege
@@ -47,7 +48,8 @@ _LOOKUP_PREFIXES = ("sys/audit-hash/", "sys/tools/hash", "sys/wrapping/lookup", 
 def is_lookup_only(path: str) -> bool:
     """True for paths whose 'update' capability only performs a lookup (lookup-accessor, audit-hash)."""
     bare = path.rstrip("*")
-    return bare.endswith(_LOOKUP_SUFFIXES) or path.startswith(_LOOKUP_PREFIXES)
+    unprefixed = re.sub(r"^(\+/)+", "", path)  # namespace-prefixed copies ("+/sys/audit-hash/*")
+    return bare.endswith(_LOOKUP_SUFFIXES) or unprefixed.startswith(_LOOKUP_PREFIXES)
 
 
 ESCALATION_PREFIXES = (

@@ -47,6 +47,7 @@ PERMISSIONS: tuple[Permission, ...] = (
         "field names (values nulled) and version age of KV secrets; never <kv>/data/*",
     ),
     Permission("list sys/namespaces", "walk child namespaces (--vault-recursive-namespaces)", optional=True),
+    Permission("update sys/capabilities-self", "`nhiwarden doctor` checks the token's capabilities", optional=True),
 )
 
 DOCTOR_PATHS = {
@@ -195,9 +196,7 @@ class VaultProvider(Provider):
         try:
             api.get("auth/token/lookup-self", "auth/token/lookup-self")
             checks.append(DoctorCheck(scope=scope.id, check="token", ok=True, detail="token accepted"))
-            data = api.post(
-                "sys/capabilities-self", {"paths": sorted(DOCTOR_PATHS)}, "sys/capabilities-self"
-            )
+            data = api.post("sys/capabilities-self", {"paths": sorted(DOCTOR_PATHS)}, "sys/capabilities-self")
             for path, needed in sorted(DOCTOR_PATHS.items()):
                 have = set(data.get(path) or data.get("capabilities") or [])
                 ok = "root" in have or needed <= have

@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator
-
 from nhiwarden.errors import ConfigError
 from nhiwarden.providers.base import ProviderSettings
 from nhiwarden.redact import register_secret
+from pydantic import Field, field_validator
 
 
 class VaultSettings(ProviderSettings):

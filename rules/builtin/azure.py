@@ -48,3 +48,47 @@ def sp_credential(ctx: RuleContext) -> Iterator[Hit]:
                     "expires_at": iso(credential.expires_at),
                 },
             )
+
+
+SECRET_WITH_FEDERATION = "azure-secret-with-federation"
+
+
+@rule(
+    id=SECRET_WITH_FEDERATION,
+    title="Client secret kept beside a federated credential",
+    severity="low",
+    rationale=(
+        "An app that already trusts a federated credential (GitHub Actions, Kubernetes workload identity, "
+        "another cloud) can authenticate without any secret. A client secret kept beside it is a migration "
+        "left unfinished: the secret still works from anywhere and is the one thing worth stealing "
+        "(OWASP NHI7)."
+    ),
+    providers=("azure",),
+    remediation=("remove-credential",),
+)
+def secret_with_federation(ctx: RuleContext) -> Iterator[Hit]:
+    for identity in ctx.identities("azure"):
+        creds = sorted(identity.credentials, key=lambda c: c.uid)
+        federated = [c for c in creds if c.kind == "azure-federated-credential"]
+        if not federated:
+            continue
+        for credential in creds:
+            if credential.kind != "azure-client-secret" or not live(ctx, credential):
+                continue
+            yield Hit(
+                identity=identity,
+                credential=credential,
+                message=(
+                    f"client secret {credential.id} of {identity.name} is still valid although the app "
+                    f"authenticates with federated credential(s) {', '.join(c.id for c in federated)}"
+                ),
+                evidence={
+                    "federated_credentials": [
+                        {"id": c.id, "issuer": c.attributes.get("issuer"), "subject": c.attributes.get("subject")}
+                        for c in federated
+                    ],
+                    "created_at": iso(credential.created_at),
+                    "expires_at": iso(credential.expires_at),
+                    "last_used_at": iso(credential.last_used_at),
+                },
+            )

@@ -68,8 +68,10 @@ def default_service_account(ctx: RuleContext) -> Iterator[Hit]:
                 "used_by_pods": attrs.get("used_by_pods", 0),
                 "used_by_workloads": attrs.get("used_by_workloads") or [],
                 "direct_grants": [g.source for g in direct],
-                "risky_grants": [{"source": g.source, "privilege": g.privilege.value, "via": g.via,
-                                  "permissions": g.permissions} for g in risky],
+                "risky_grants": [
+                    {"source": g.source, "privilege": g.privilege.value, "via": g.via, "permissions": g.permissions}
+                    for g in risky
+                ],
                 "group_bindings": attrs.get("group_bindings") or [],
             },
             severity=Severity.HIGH if risky else None,
@@ -99,11 +101,16 @@ def token_automount(ctx: RuleContext) -> Iterator[Hit]:
         mounted_by = list(attrs.get("token_mounted_by") or [])
         if not mounted_by:
             continue
-        own_bindings = [b for b in attrs.get("direct_bindings") or []
-                        if b not in (attrs.get("bindings_to_missing_roles") or [])]
+        own_bindings = [
+            b for b in attrs.get("direct_bindings") or [] if b not in (attrs.get("bindings_to_missing_roles") or [])
+        ]
         if own_bindings and not attrs.get("is_default"):
             continue
-        why = "it is the namespace's default account" if attrs.get("is_default") else "the account has no role binding of its own"
+        why = (
+            "it is the namespace's default account"
+            if attrs.get("is_default")
+            else "the account has no role binding of its own"
+        )
         yield Hit(
             identity=identity,
             message=f"{identity.name}: API token mounted into {', '.join(mounted_by)} although {why}",

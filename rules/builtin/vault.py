@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from nhiwarden.findings import Severity
 from nhiwarden.model import Credential, Identity, ScopeResult
 from nhiwarden.rules import Hit, RuleContext, rule
 from nhiwarden.rules.builtin._common import iso, live
@@ -182,3 +183,80 @@ def vault_usage_signal_missing(ctx: RuleContext) -> Iterator[Hit]:
             message=f"last use of Vault identities at {scope.scope} is unknown: {reason}",
             evidence={"signal": "last-used", "reason": reason, "fix": "--vault-audit-log <file audit log>"},
         )
+
+
+def _has_wildcard(values: object) -> bool:
+    if isinstance(values, str):
+        return "*" in values
+    if isinstance(values, list | tuple):
+        return any(isinstance(v, str) and "*" in v for v in values)
+    return False
+
+
+@rule(
+    id="vault-auth-role-wildcard-binding",
+    title="Vault auth role trusts too broadly",
+    severity="high",
+    rationale=(
+        "A Kubernetes auth role bound to every service account in every namespace, or a JWT/OIDC role "
+        "with no subject or claim binding, hands Vault tokens to any workload the cluster or issuer "
+        "vouches for; a glob such as 'repo:acme/*' trusts every repository and branch of an "
+        "organisation (OWASP NHI6)."
+    ),
+    providers=PROVIDERS,
+    remediation=("reconfigure",),
+)
+def vault_auth_role_wildcard_binding(ctx: RuleContext) -> Iterator[Hit]:
+    for identity in ctx.identities("vault"):
+        attrs = identity.attributes
+        if identity.kind == "vault-k8s-auth-role":
+            names = attrs.get("bound_service_account_names") or []
+            namespaces = attrs.get("bound_service_account_namespaces") or []
+            selector = attrs.get("bound_service_account_namespace_selector")
+            any_name, any_ns = "*" in names, "*" in namespaces and not selector
+            if not (any_name or any_ns):
+                continue
+            scope = (
+                "every service account in every namespace"
+                if any_name and any_ns
+                else (
+                    "every service account of its namespaces" if any_name else "its service accounts in every namespace"
+                )
+            )
+            yield Hit(
+                identity=identity,
+                message=f"Kubernetes auth role {identity.name} issues tokens to {scope}",
+                evidence={
+                    "bound_service_account_names": names,
+                    "bound_service_account_namespaces": namespaces,
+                    "policies": attrs.get("policies"),
+                },
+                severity=None if any_name and any_ns else Severity.MEDIUM,
+            )
+        elif identity.kind == "vault-jwt-role":
+            claims = attrs.get("bound_claims") or {}
+            subject = attrs.get("bound_subject")
+            glob = attrs.get("bound_claims_type") == "glob"
+            wildcard_claims = sorted(k for k, v in claims.items() if glob and _has_wildcard(v))
+            if claims or subject:
+                if not wildcard_claims:
+                    continue
+                message = f"JWT/OIDC role {identity.name} matches claims by glob: " + ", ".join(
+                    f"{k}={claims[k]!r}" for k in wildcard_claims
+                )
+                severity: Severity | None = Severity.MEDIUM
+            else:
+                message = f"JWT/OIDC role {identity.name} binds no subject or claim: any token of the issuer logs in"
+                severity = None
+            yield Hit(
+                identity=identity,
+                message=message,
+                evidence={
+                    "bound_claims": claims,
+                    "bound_claims_type": attrs.get("bound_claims_type"),
+                    "bound_subject": subject,
+                    "bound_audiences": attrs.get("bound_audiences"),
+                    "policies": attrs.get("policies"),
+                },
+                severity=severity,
+            )

@@ -123,7 +123,10 @@ def seed_account(endpoint: str, spec: AccountSpec, now: datetime, estate: Seeded
     backend.load_managed_policies(acct)
     client = admin_client(endpoint, acct)
     seeded = SeededAccount(acct)
-    ago = lambda days: now - timedelta(days=days)  # noqa: E731
+
+    def ago(days: float) -> datetime:
+        return now - timedelta(days=days)
+
     for name, document in spec.policies.items():
         client.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))
     for group in spec.groups:

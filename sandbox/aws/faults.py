@@ -10,6 +10,7 @@ Test/demo only.
 from __future__ import annotations
 
 import io
+import json
 import re
 import threading
 import uuid
@@ -98,7 +99,7 @@ class FaultInjector:
 def _error(fault: Fault, json_protocol: bool, start_response: Callable[..., Any]) -> list[bytes]:
     request_id = str(uuid.uuid4())
     if json_protocol:
-        body = ('{"__type": "%s", "message": "%s"}' % (fault.code, fault.message)).encode()
+        body = json.dumps({"__type": fault.code, "message": fault.message}).encode()
         content_type = "application/x-amz-json-1.1"
     else:
         body = (

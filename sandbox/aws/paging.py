@@ -68,5 +68,5 @@ def install() -> None:
                 result["Marker"] = _encode(start + max_items)
             return ActionResult(result)
 
-        IamResponse.get_account_authorization_details = get_account_authorization_details
+        IamResponse.get_account_authorization_details = get_account_authorization_details  # type: ignore[method-assign]
         _patched = True

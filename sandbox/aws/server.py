@@ -34,14 +34,14 @@ class MotoSandbox:
         paging.install()
         sandbox = self
 
-        class _QuietHandler(MotoRequestHandler):  # type: ignore[misc]
+        class _QuietHandler(MotoRequestHandler):
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 pass
 
             def log(self, *args: Any, **kwargs: Any) -> None:
                 pass
 
-        class _Server(ThreadedMotoServer):  # type: ignore[misc]
+        class _Server(ThreadedMotoServer):
             def _server_entry(self) -> None:
                 sandbox.faults = FaultInjector(DomainDispatcherApplication(create_backend_app))
                 self._server = make_server(

@@ -99,7 +99,7 @@ class _Builder:
         self.seeded.canaries.append(value)
         key_id = guid(f"key/{app}/{name}")
         self.seeded.key_ids[f"{app}/{name}"] = key_id
-        cred = {
+        cred: JSON = {
             "customKeyIdentifier": None,
             "displayName": name,
             "endDateTime": self.day(end),
@@ -383,20 +383,49 @@ def seed_tenant(as_of: datetime, *, premium: bool = True, page_size: int = 2) ->
     for permission in ("Application.Read.All", "AuditLog.Read.All", "RoleManagement.Read.Directory"):
         b.graph_permission("nhiwarden-scanner", permission, created=-40)
 
-    b.app("billing-export", created=-500, owners=["bob"], used=-8,
-          creds=[b.secret("billing-export", "prod-2025", -372, -7, -8)])
-    b.app("payroll-sync", created=-600, owners=["alice"], used=-1,
-          creds=[b.secret("payroll-sync", "current", -80, 10, -1)])
-    b.app("legacy-reporting", created=-900, owners=["bob"], used=-2,
-          creds=[b.secret("legacy-reporting", "initial", -730, 1095, -2)])
-    b.app("forever-bot", created=-31, owners=["alice"], used=-3,
-          creds=[b.secret("forever-bot", "never-expires", -30, 99 * 365 - 30, -3)])
-    b.app("cert-only-api", created=-70, owners=["carol"], used=-1,
-          creds=[b.certificate("cert-only-api", "cert-only-api.contoso.example", -60, 305, -1)])
-    b.app("orphan-app", created=-15, owners=[], used=-1,
-          creds=[b.secret("orphan-app", "ci", -10, 170, -1)])
-    b.app("directory-sync", created=-120, owners=["carol"], used=-1,
-          creds=[b.certificate("directory-sync", "directory-sync.contoso.example", -45, 320, -1)])
+    b.app(
+        "billing-export",
+        created=-500,
+        owners=["bob"],
+        used=-8,
+        creds=[b.secret("billing-export", "prod-2025", -372, -7, -8)],
+    )
+    b.app(
+        "payroll-sync",
+        created=-600,
+        owners=["alice"],
+        used=-1,
+        creds=[b.secret("payroll-sync", "current", -80, 10, -1)],
+    )
+    b.app(
+        "legacy-reporting",
+        created=-900,
+        owners=["bob"],
+        used=-2,
+        creds=[b.secret("legacy-reporting", "initial", -730, 1095, -2)],
+    )
+    b.app(
+        "forever-bot",
+        created=-31,
+        owners=["alice"],
+        used=-3,
+        creds=[b.secret("forever-bot", "never-expires", -30, 99 * 365 - 30, -3)],
+    )
+    b.app(
+        "cert-only-api",
+        created=-70,
+        owners=["carol"],
+        used=-1,
+        creds=[b.certificate("cert-only-api", "cert-only-api.contoso.example", -60, 305, -1)],
+    )
+    b.app("orphan-app", created=-15, owners=[], used=-1, creds=[b.secret("orphan-app", "ci", -10, 170, -1)])
+    b.app(
+        "directory-sync",
+        created=-120,
+        owners=["carol"],
+        used=-1,
+        creds=[b.certificate("directory-sync", "directory-sync.contoso.example", -45, 320, -1)],
+    )
     b.graph_permission("directory-sync", "Directory.ReadWrite.All")
     github = {
         "id": guid("fic/infra-deployer/github"),
@@ -407,11 +436,48 @@ def seed_tenant(as_of: datetime, *, premium: bool = True, page_size: int = 2) ->
         "description": "GitHub Actions deploys from the prod environment",
     }
     b.app("infra-deployer", created=-150, owners=["dave"], used=-1, creds=[], federated=[github])
-    b.app("stale-integration", created=-420, owners=["bob"], used=-200,
-          creds=[b.secret("stale-integration", "partner-feed", -400, 330, -200)])
-    b.app("tenant-automation", created=-25, owners=["dave"], used=-1,
-          creds=[b.secret("tenant-automation", "runbook", -20, 160, -1)])
+    # A migration to federation left unfinished: the old secret still works beside the trust.
+    web_github = {
+        **github,
+        "id": guid("fic/web-frontend/github"),
+        "name": "github-main",
+        "subject": "repo:contoso/web:ref:refs/heads/main",
+    }
+    b.app(
+        "web-frontend",
+        created=-200,
+        owners=["erin"],
+        used=-1,
+        creds=[b.secret("web-frontend", "pre-federation", -30, 150, -40)],
+        federated=[web_github],
+    )
+    b.app(
+        "stale-integration",
+        created=-420,
+        owners=["bob"],
+        used=-200,
+        creds=[b.secret("stale-integration", "partner-feed", -400, 330, -200)],
+    )
+    b.app(
+        "tenant-automation",
+        created=-25,
+        owners=["dave"],
+        used=-1,
+        creds=[b.secret("tenant-automation", "runbook", -20, 160, -1)],
+    )
     b.directory_role("Global Administrator", "tenant-automation")
+    # A rotation left half done: the new secret is in use, the old one has not been used for 120 days.
+    b.app(
+        "report-mailer",
+        created=-300,
+        owners=["carol"],
+        used=-1,
+        creds=[
+            b.secret("report-mailer", "old", -60, 300, -120),
+            b.secret("report-mailer", "new", -20, 340, -1),
+        ],
+    )
+    b.graph_permission("report-mailer", "Mail.Send")
     b.directory_role("Directory Readers", "nhiwarden-scanner")
     b.graph_permission("payroll-sync", "User.Read.All")  # a read permission: no finding
 
@@ -468,14 +534,17 @@ def seed_tenant(as_of: datetime, *, premium: bool = True, page_size: int = 2) ->
         }
     ]
     t.service_principals.append(
-        b._sp(uai_principal, uai_client, uai_name, "ManagedIdentity", t.tenant_id,
-              alternative=["isExplicit=True", uai_id])
+        b._sp(
+            uai_principal, uai_client, uai_name, "ManagedIdentity", t.tenant_id, alternative=["isExplicit=True", uai_id]
+        )
     )
     b._sign_ins(uai_name, uai_client, None, uai_principal, -1, [], "servicePrincipal")
     vm = "vm-web-01"
     vm_client, vm_principal = guid(f"app/{vm}"), guid(f"sp/{vm}")
     s.app_ids[vm], s.sp_ids[vm] = vm_client, vm_principal
-    vm_id = f"/subscriptions/{prod.subscription_id}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/{vm}"
+    vm_id = (
+        f"/subscriptions/{prod.subscription_id}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/{vm}"
+    )
     t.service_principals.append(
         b._sp(vm_principal, vm_client, vm, "ManagedIdentity", t.tenant_id, alternative=["isExplicit=False", vm_id])
     )
@@ -490,12 +559,17 @@ def seed_tenant(as_of: datetime, *, premium: bool = True, page_size: int = 2) ->
     b.arm_role(prod, b.user("admin")["id"], "Owner", sub_scope, "User")
     # Below the subscription: not returned by atScope(), so not judged as subscription-wide.
     b.arm_role(prod, s.sp_ids["orphan-app"], "Owner", f"{sub_scope}/resourceGroups/rg-ci", "ServicePrincipal")
-    b.arm_role(denied, s.sp_ids["payroll-sync"], "Owner", f"/subscriptions/{denied.subscription_id}",
-               "ServicePrincipal")
+    b.arm_role(
+        denied, s.sp_ids["payroll-sync"], "Owner", f"/subscriptions/{denied.subscription_id}", "ServicePrincipal"
+    )
 
     for role_name, role_id in ARM_ROLES.items():
-        actions = {"Owner": ["*"], "Contributor": ["*"], "User Access Administrator": ["*/read",
-                   "Microsoft.Authorization/*"], "Reader": ["*/read"]}[role_name]
+        actions = {
+            "Owner": ["*"],
+            "Contributor": ["*"],
+            "User Access Administrator": ["*/read", "Microsoft.Authorization/*"],
+            "Reader": ["*/read"],
+        }[role_name]
         definition = _role_definition(role_name, role_id, actions)
         if role_name == "Contributor":
             definition["properties"]["permissions"][0]["notActions"] = [

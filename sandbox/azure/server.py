@@ -117,7 +117,9 @@ class FakeAzure:
             server.socket = self.tls.server_context.wrap_socket(server.socket, server_side=True)
             self._servers[role] = server
             self.urls[role] = f"https://127.0.0.1:{server.server_address[1]}"
-            thread = threading.Thread(target=server.serve_forever, name=f"fake-azure-{role}", daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-azure-{role}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
@@ -222,9 +224,7 @@ class FakeAzure:
             }
         if method == "POST" and rest == "oauth2/v2.0/token":
             if form.get("grant_type") != "client_credentials":
-                raise _oauth_error(
-                    400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."
-                )
+                raise _oauth_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
             client = self.tenant.clients.get(form.get("client_id", ""))
             if client is None:
                 raise _oauth_error(
@@ -297,6 +297,12 @@ class FakeAzure:
             if rest[2] == "appRoleAssignments":
                 items = [a for a in t.app_role_assignments if a["principalId"] == sp["id"]]
                 return self._graph_page(base, query, items, "appRoleAssignment")
+        if rest and rest[0] == "directoryRoles" and "$top" in query:
+            raise _graph_error(
+                400,
+                "Request_UnsupportedQuery",
+                "The query specified in the URI is not valid. Query option '$top' is not allowed.",
+            )
         if rest == ["directoryRoles"]:
             roles = [{k: v for k, v in r.items() if k != "members"} for r in t.directory_roles]
             return self._graph_page(base, query, roles, "directoryRole")
@@ -327,8 +333,7 @@ class FakeAzure:
         raise _graph_error(
             404,
             "Request_ResourceNotFound",
-            f"Resource '{object_id}' does not exist or one of its queried reference-property objects are "
-            "not present.",
+            f"Resource '{object_id}' does not exist or one of its queried reference-property objects are not present.",
         )
 
     def _with_owners(self, app: JSON, query: dict[str, str]) -> JSON:
@@ -339,8 +344,7 @@ class FakeAzure:
                 raise _graph_error(
                     400,
                     "Request_BadRequest",
-                    f"Could not find a property named '{expand.split('(')[0]}' on type "
-                    "'microsoft.graph.application'.",
+                    f"Could not find a property named '{expand.split('(')[0]}' on type 'microsoft.graph.application'.",
                 )
             nested = re.search(r"\(\$select=([^)]*)\)", expand)
             owners = app.get("owners", [])[:20]
@@ -372,7 +376,11 @@ class FakeAzure:
         except ValueError:
             raise _graph_error(400, "BadRequest", "Invalid page size specified: ''.") from None
         if not 1 <= top <= 999:
-            raise _graph_error(400, "Request_BadRequest", f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive.")
+            raise _graph_error(
+                400, "Request_BadRequest", f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive."
+            )
+        if expandable and "$expand" in query:
+            top = min(top, 100)  # $expand on directory objects caps a page at 100 (Graph known issue)
         size = min(top, self.tenant.page_size)
         offset = _offset(query.get("$skiptoken"))
         page = items[offset : offset + size]
@@ -404,8 +412,12 @@ class FakeAzure:
         if len(low) >= 4 and low[0] == "providers" and low[2] == "roledefinitions":
             return self._role_definition(parts[3])
         if len(low) < 2 or low[0] != "subscriptions":
-            raise _arm_error(404, "InvalidResourceType", f"The resource type '{parts[0] if parts else ''}' "
-                             "could not be found in the namespace 'Microsoft.Resources'.")
+            raise _arm_error(
+                404,
+                "InvalidResourceType",
+                f"The resource type '{parts[0] if parts else ''}' "
+                "could not be found in the namespace 'Microsoft.Resources'.",
+            )
         sub = t.subscription(parts[1])
         if sub is None:
             raise _arm_error(404, "SubscriptionNotFound", f"The subscription '{parts[1]}' could not be found.")
@@ -572,9 +584,7 @@ def _make_handler(fake: FakeAzure, role: str) -> type[BaseHTTPRequestHandler]:
                 status, body, headers = exc.status, exc.body, exc.headers
             except Exception as exc:  # a fake bug must show as a 500, not hang the client
                 status, body = 500, {"error": {"code": "InternalServerError", "message": type(exc).__name__}}
-            fake.tenant.log(
-                {"server": role, "method": method, "path": path, "query": query, "status": status}
-            )
+            fake.tenant.log({"server": role, "method": method, "path": path, "query": query, "status": status})
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -113,6 +113,4 @@ class FakeTenant:
         ]
 
     def subscription(self, subscription_id: str) -> Subscription | None:
-        return next(
-            (s for s in self.subscriptions if s.subscription_id.lower() == subscription_id.lower()), None
-        )
+        return next((s for s in self.subscriptions if s.subscription_id.lower() == subscription_id.lower()), None)

@@ -15,7 +15,7 @@ from nhiwarden.sandbox.gcp.seed import ORG_ID, seed_org
 @contextmanager
 def start_demo(workdir: Path) -> Iterator[DemoEstate]:
     """Start both fakes with the seeded organisation; the scanner's key file goes into ``workdir``."""
-    seeded = seed_org(datetime.now(UTC))
+    seeded = seed_org(datetime.now(UTC), denied_project=False)
     with FakeGcp(seeded.store) as fake:
         workdir.mkdir(parents=True, exist_ok=True)
         key_file = fake.write_credentials(workdir / "gcp-scanner-key.json")
@@ -25,7 +25,6 @@ def start_demo(workdir: Path) -> Iterator[DemoEstate]:
             canaries=[fake.private_key, *seeded.canaries],
             description=(
                 f"Organisation {ORG_ID} (acme.example): payments-prod (exposed key, stale keys, default compute "
-                "account with Editor, project-wide Token Creator), data-staging (Policy Analyzer disabled), "
-                "sandbox-dev (scanner denied)"
+                "account with Editor, project-wide Token Creator) and data-staging (Policy Analyzer disabled)"
             ),
         )

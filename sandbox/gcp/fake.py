@@ -26,8 +26,10 @@ class FakeGcp:
     def __init__(self, store: Store | None = None) -> None:
         self.store = store or Store()
         self._key_id = secrets.token_hex(20)
-        self._private_pem, public_pem = _rsa_keypair()
-        self.rest = RestServer(self.store, {self._key_id: public_pem})
+        self._private_pem, public_pem = rsa_keypair()
+        with self.store.lock:
+            self.store.signers[self._key_id] = public_pem
+        self.rest = RestServer(self.store)
         self.grpc = GrpcServer(self.store)
 
     @property
@@ -74,7 +76,7 @@ class FakeGcp:
         }
 
 
-def _rsa_keypair() -> tuple[str, str]:
+def rsa_keypair() -> tuple[str, str]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 

@@ -13,7 +13,6 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-
 from nhiwarden.sandbox.gcp.errors import ApiError, from_fault, permission_denied, unauthenticated
 from nhiwarden.sandbox.gcp.store import LoggedRequest, Project, Store, paginate
 
@@ -39,7 +38,7 @@ class GrpcServer:
         self.require_auth = require_auth
         self._iam = iam
         self._policy_pb2 = policy_pb2
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
         handlers = {
             "ListServiceAccounts": grpc.unary_unary_rpc_method_handler(
                 self._wrap("ListServiceAccounts", self._list_accounts),
@@ -73,8 +72,7 @@ class GrpcServer:
         def handler(request: Any, context: grpc.ServicerContext) -> Any:
             metadata = dict(context.invocation_metadata())
             header = str(metadata.get("authorization", ""))
-            with self.store.lock:
-                authed = header.startswith("Bearer ") and header[7:] in self.store.tokens
+            authed = header.startswith("Bearer ") and self.store.token_valid(header[7:])
             target = _target(request)
             try:
                 if self.require_auth and not authed:

@@ -43,17 +43,14 @@ FILTER = re.compile(r'^activities\.(?:full_resource_name|fullResourceName)\s*=\s
 class RestServer:
     """A ThreadingHTTPServer on a free loopback port; ``url`` is its base (no trailing slash)."""
 
-    def __init__(self, store: Store, token_audience_keys: dict[str, str] | None = None) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.public_keys = token_audience_keys or {}  # private key id -> public PEM of known signers
         handler = type("Handler", (_Handler,), {"server_ref": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def start(self) -> RestServer:
         self._thread.start()
@@ -67,6 +64,7 @@ class RestServer:
 class _Handler(BaseHTTPRequestHandler):
     server_ref: RestServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # one response, no 40 ms delayed-ACK stall per keep-alive request
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet; the store keeps the log
         return
@@ -113,14 +111,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        # headers and body in one write: no small-segment stalls on keep-alive connections
+        self._headers_buffer.append(b"\r\n")
+        self.wfile.write(b"".join(self._headers_buffer) + data)
+        self._headers_buffer = []
 
     def _authenticated(self) -> bool:
         header = self.headers.get("Authorization", "")
-        token = header[7:] if header.startswith("Bearer ") else ""
-        with self.server_ref.store.lock:
-            return token in self.server_ref.store.tokens
+        return header.startswith("Bearer ") and self.server_ref.store.token_valid(header[7:])
 
     def _token(self, form: dict[str, str]) -> dict[str, Any]:
         from google.auth import exceptions, jwt
@@ -128,7 +126,9 @@ class _Handler(BaseHTTPRequestHandler):
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             raise _OAuthError("unsupported_grant_type", "Invalid grant_type.")
         try:
-            jwt.decode(form.get("assertion", ""), certs=self.server_ref.public_keys, verify=True)
+            with self.server_ref.store.lock:
+                signers = dict(self.server_ref.store.signers)
+            jwt.decode(form.get("assertion", ""), certs=signers, verify=True)
         except (ValueError, exceptions.GoogleAuthError):
             raise _OAuthError("invalid_grant", "Invalid JWT Signature.") from None
         token = "ya29.fake-" + secrets.token_urlsafe(32)
@@ -166,7 +166,9 @@ class _Handler(BaseHTTPRequestHandler):
                 (a for a in project.accounts.values() if a.unique_id == account_ref), None
             )
             if account is None:
-                raise not_found(f"Service account projects/{project.project_id}/serviceAccounts/{account_ref} does not exist.")
+                raise not_found(
+                    f"Service account projects/{project.project_id}/serviceAccounts/{account_ref} does not exist."
+                )
             wanted = {t for t in query.get("keyTypes", "").split(",") if t}
             keys = [k for k in account.keys if not wanted or k.key_type in wanted]
             out = []
@@ -258,7 +260,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self._page(items, query, "folders")
 
     def _page(self, items: list[dict[str, Any]], query: dict[str, str], field: str) -> dict[str, Any]:
-        page = paginate(items, query.get("pageToken"), int(query.get("pageSize", "0") or 0), self.server_ref.store.page_size)
+        page = paginate(
+            items, query.get("pageToken"), int(query.get("pageSize", "0") or 0), self.server_ref.store.page_size
+        )
         if page is None:
             raise ApiError(400, "Invalid page token.")
         chunk, nxt = page
@@ -315,7 +319,14 @@ def _activity_items(project: Project, activity_type: str) -> list[dict[str, Any]
         if activity_type == "serviceAccountLastAuthentication":
             if account.last_authenticated is not None:
                 out.append(
-                    _activity(activity_type, account_name, account.last_authenticated, "serviceAccount", account.unique_id, project.number)
+                    _activity(
+                        activity_type,
+                        account_name,
+                        account.last_authenticated,
+                        "serviceAccount",
+                        account.unique_id,
+                        project.number,
+                    )
                 )
             continue
         for key in account.keys:

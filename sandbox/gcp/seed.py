@@ -39,7 +39,9 @@ class _Ids:
         return "".join(self.rng.choice("0123456789abcdef") for _ in range(40))
 
     def private_key_data(self) -> str:
-        return "".join(self.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(64))
+        return "".join(
+            self.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(64)
+        )
 
 
 def _sa(ids: _Ids, project: Project, name: str, **kw: object) -> ServiceAccount:
@@ -62,8 +64,12 @@ def _system_keys(ids: _Ids, account: ServiceAccount, now: datetime, used: dateti
         )
 
 
-def seed_org(now: datetime, store: Store | None = None) -> SeededOrg:
-    """acme.example: prod folder with two scanned projects, one denied project, one being deleted."""
+def seed_org(now: datetime, store: Store | None = None, *, denied_project: bool = True) -> SeededOrg:
+    """acme.example: prod folder with two scanned projects, one denied project, one being deleted.
+
+    ``denied_project=False`` leaves out the project the scanner may not read (the demo, whose exit code
+    CI checks, should not fail a scope on purpose).
+    """
     store = store or Store(page_size=2, activity_page_size=2)
     ids = _Ids(20261101)
     seeded = SeededOrg(store)
@@ -76,8 +82,13 @@ def seed_org(now: datetime, store: Store | None = None) -> SeededOrg:
     # --- acme-payments-prod: every finding case ---------------------------------------------------
     pay = store.add_project(Project("acme-payments-prod", "481529637201", f"folders/{TEAM_FOLDER}", "Payments prod"))
     ci = _sa(ids, pay, "ci-deployer", description="Deploys from CI", last_authenticated=now - day)
-    exposed = Key(ids.key_id(), now - 10 * day, extended_status=["SERVICE_ACCOUNT_KEY_EXTENDED_STATUS_KEY_EXPOSED"],
-                  last_authenticated=now - day, private_key_data=ids.private_key_data())
+    exposed = Key(
+        ids.key_id(),
+        now - 10 * day,
+        extended_status=["SERVICE_ACCOUNT_KEY_EXTENDED_STATUS_KEY_EXPOSED"],
+        last_authenticated=now - day,
+        private_key_data=ids.private_key_data(),
+    )
     ci.keys.append(exposed)
     ci.policy.append(Binding("roles/iam.serviceAccountTokenCreator", ["user:alice@acme.example"]))
     ci.policy.append(Binding("roles/iam.serviceAccountUser", ["group:release-eng@acme.example"]))
@@ -97,14 +108,21 @@ def seed_org(now: datetime, store: Store | None = None) -> SeededOrg:
     seeded.keys["aged-in-use"] = aged.key_id
 
     reporting = _sa(ids, pay, "reporting", last_authenticated=now - 3 * day)
-    off = Key(ids.key_id(), now - 300 * day, disabled=True,
-              disable_reason="SERVICE_ACCOUNT_KEY_DISABLE_REASON_USER_INITIATED")
+    off = Key(
+        ids.key_id(), now - 300 * day, disabled=True, disable_reason="SERVICE_ACCOUNT_KEY_DISABLE_REASON_USER_INITIATED"
+    )
     reporting.keys.append(off)
     _system_keys(ids, reporting, now, now - 3 * day)
     seeded.keys["disabled"] = off.key_id
 
-    compute = pay.add(ServiceAccount(f"{pay.number}-compute@developer.gserviceaccount.com", ids.unique_id(),
-                                     "Compute Engine default service account", last_authenticated=now - 2 * day))
+    compute = pay.add(
+        ServiceAccount(
+            f"{pay.number}-compute@developer.gserviceaccount.com",
+            ids.unique_id(),
+            "Compute Engine default service account",
+            last_authenticated=now - 2 * day,
+        )
+    )
     _system_keys(ids, compute, now, now - 2 * day)
     broker = _sa(ids, pay, "token-broker", last_authenticated=now - day)
     _system_keys(ids, broker, now, now - day)
@@ -114,9 +132,15 @@ def seed_org(now: datetime, store: Store | None = None) -> SeededOrg:
         Binding("roles/editor", [f"serviceAccount:{compute.email}"]),
         Binding("roles/iam.serviceAccountTokenCreator", [f"serviceAccount:{broker.email}"]),
         Binding("roles/cloudsql.client", [f"serviceAccount:{billing.email}"]),
-        Binding("roles/compute.serviceAgent", [f"serviceAccount:service-{pay.number}@compute-system.iam.gserviceaccount.com"]),
-        Binding("roles/storage.objectViewer", [f"serviceAccount:{reporting.email}"],
-                {"title": "business-hours", "expression": "request.time.getHours('UTC') < 18"}),
+        Binding(
+            "roles/compute.serviceAgent",
+            [f"serviceAccount:service-{pay.number}@compute-system.iam.gserviceaccount.com"],
+        ),
+        Binding(
+            "roles/storage.objectViewer",
+            [f"serviceAccount:{reporting.email}"],
+            {"title": "business-hours", "expression": "request.time.getHours('UTC') < 18"},
+        ),
     ]
     store.folders[f"folders/{PROD_FOLDER}"].bindings = [
         Binding("roles/storage.admin", [f"serviceAccount:{reporting.email}"]),
@@ -127,8 +151,11 @@ def seed_org(now: datetime, store: Store | None = None) -> SeededOrg:
     ]
 
     # --- acme-data-staging: Policy Analyzer API disabled -> partial, no usage verdicts -----------------
-    stg = store.add_project(Project("acme-data-staging", "733018264159", f"folders/{PROD_FOLDER}", "Data staging",
-                                    policy_analyzer="disabled"))
+    stg = store.add_project(
+        Project(
+            "acme-data-staging", "733018264159", f"folders/{PROD_FOLDER}", "Data staging", policy_analyzer="disabled"
+        )
+    )
     etl = _sa(ids, stg, "etl-loader", last_authenticated=now - 300 * day)
     etl_key = Key(ids.key_id(), now - 120 * day, last_authenticated=now - 300 * day)
     etl.keys.append(etl_key)
@@ -137,8 +164,11 @@ def seed_org(now: datetime, store: Store | None = None) -> SeededOrg:
     stg.bindings = [Binding("roles/bigquery.dataEditor", [f"serviceAccount:{etl.email}"])]
 
     # --- acme-sandbox-dev: the scanner is denied ------------------------------------------------------
-    dev = store.add_project(Project("acme-sandbox-dev", "190384756620", f"organizations/{ORG_ID}", "Sandbox", denied=True))
-    _sa(ids, dev, "experiment")
+    if denied_project:
+        dev = store.add_project(
+            Project("acme-sandbox-dev", "190384756620", f"organizations/{ORG_ID}", "Sandbox", denied=True)
+        )
+        _sa(ids, dev, "experiment")
 
     # --- not scanned: being deleted, and a project outside the organisation ----------------------------
     store.add_project(Project("acme-old-archive", "902817364512", f"organizations/{ORG_ID}", state="DELETE_REQUESTED"))
@@ -147,7 +177,13 @@ def seed_org(now: datetime, store: Store | None = None) -> SeededOrg:
 
     seeded.canaries = [
         CANARY_DESCRIPTION_SECRET,
-        *(k.private_key_data for p in store.projects.values() for a in p.accounts.values() for k in a.keys if k.private_key_data),
+        *(
+            k.private_key_data
+            for p in store.projects.values()
+            for a in p.accounts.values()
+            for k in a.keys
+            if k.private_key_data
+        ),
     ]
     store.canaries = list(seeded.canaries)
     return seeded
@@ -159,9 +195,12 @@ def seed_sprawl(store: Store, now: datetime, project_id: str = "acme-sprawl", ac
     project = store.add_project(Project(project_id, "660512938407", f"organizations/{ORG_ID}", "Sprawl"))
     for n in range(accounts):
         used = now - timedelta(days=n % 30) if n % 4 else None
-        account = ServiceAccount(f"svc-{n:04d}@{project_id}.iam.gserviceaccount.com", ids.unique_id(), f"svc {n}",
-                                 last_authenticated=used)
+        account = ServiceAccount(
+            f"svc-{n:04d}@{project_id}.iam.gserviceaccount.com", ids.unique_id(), f"svc {n}", last_authenticated=used
+        )
         account.keys.append(Key(ids.key_id(), now - timedelta(days=30 + n % 200), last_authenticated=used))
         project.add(account)
-    project.bindings = [Binding("roles/viewer", [f"serviceAccount:svc-{n:04d}@{project_id}.iam.gserviceaccount.com" for n in range(10)])]
+    project.bindings = [
+        Binding("roles/viewer", [f"serviceAccount:svc-{n:04d}@{project_id}.iam.gserviceaccount.com" for n in range(10)])
+    ]
     return project

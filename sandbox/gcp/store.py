@@ -125,6 +125,7 @@ class Store:
         self.faults: list[Fault] = []
         self.log: list[LoggedRequest] = []
         self.tokens: set[str] = set()
+        self.signers: dict[str, str] = {}  # private key id -> public PEM of service accounts we trust
         self.canaries: list[str] = []
 
     # --- seeding -----------------------------------------------------------------------------
@@ -166,6 +167,22 @@ class Store:
     def requests(self, api: str | None = None, contains: str = "") -> list[LoggedRequest]:
         with self.lock:
             return [r for r in self.log if (api is None or r.api == api) and contains in r.path]
+
+    def token_valid(self, token: str) -> bool:
+        """An access token we issued, or a self-signed JWT of a known key (GAPIC clients send those)."""
+        with self.lock:
+            if token in self.tokens:
+                return True
+            signers = dict(self.signers)
+        if token.count(".") != 2 or not signers:
+            return False
+        from google.auth import exceptions, jwt
+
+        try:
+            jwt.decode(token, certs=signers, verify=True)
+        except (ValueError, exceptions.GoogleAuthError):
+            return False
+        return True
 
     def clear_log(self) -> None:
         with self.lock:

@@ -28,8 +28,10 @@ def start_demo(workdir: Path, *, now: datetime | None = None) -> Iterator[DemoEs
         prod_token, staging_token = prod.add_token("demo-scanner"), staging.add_token("demo-scanner")
         path = write_kubeconfig(
             Path(workdir) / "kubeconfig",
-            [KubeContext("prod", prod.url, prod_token, cluster="prod-cluster"),
-             KubeContext("staging", staging.url, staging_token, cluster="staging-cluster")],
+            [
+                KubeContext("prod", prod.url, prod_token, cluster="prod-cluster"),
+                KubeContext("staging", staging.url, staging_token, cluster="staging-cluster"),
+            ],
         )
         yield DemoEstate(
             provider="kubernetes",

@@ -18,6 +18,21 @@ class SelectorError(ValueError):
 
 Predicate = Callable[[Mapping[str, str]], bool]
 
+
+def _test(key: str, op: str, values: frozenset[str] = frozenset()) -> Predicate:
+    """One requirement: ``op`` is in, notin, eq, ne, exists or absent."""
+
+    def check(labels: Mapping[str, str]) -> bool:
+        value = labels.get(key)
+        if op in ("in", "eq"):
+            return value in values
+        if op in ("notin", "ne"):
+            return value not in values
+        return (key in labels) is (op == "exists")
+
+    return check
+
+
 _KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
 _SET = re.compile(rf"^\s*(?P<key>{_KEY})\s+(?P<op>in|notin)\s+\((?P<values>[^)]*)\)\s*$")
 _EQ = re.compile(rf"^\s*(?P<key>{_KEY})\s*(?P<op>==|=|!=)\s*(?P<value>[-A-Za-z0-9_.]*)\s*$")
@@ -26,7 +41,9 @@ _EXISTS = re.compile(rf"^\s*(?P<neg>!?)\s*(?P<key>{_KEY})\s*$")
 
 def _split(selector: str) -> list[str]:
     """Split on commas that are not inside parentheses."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in selector:
         if ch == "(":
             depth += 1
@@ -49,22 +66,13 @@ def parse_label_selector(selector: str | None) -> Predicate:
     for term in _split(selector):
         if m := _SET.match(term):
             key, values = m["key"], {v.strip() for v in m["values"].split(",") if v.strip()}
-            if m["op"] == "in":
-                tests.append(lambda lb, k=key, vs=values: lb.get(k) in vs)
-            else:
-                tests.append(lambda lb, k=key, vs=values: lb.get(k) not in vs)
+            tests.append(_test(key, m["op"], frozenset(values)))
         elif m := _EQ.match(term):
             key, value = m["key"], m["value"]
-            if m["op"] == "!=":
-                tests.append(lambda lb, k=key, v=value: lb.get(k) != v)
-            else:
-                tests.append(lambda lb, k=key, v=value: lb.get(k) == v)
+            tests.append(_test(key, "ne" if m["op"] == "!=" else "eq", frozenset({value})))
         elif m := _EXISTS.match(term):
             key = m["key"]
-            if m["neg"]:
-                tests.append(lambda lb, k=key: k not in lb)
-            else:
-                tests.append(lambda lb, k=key: k in lb)
+            tests.append(_test(key, "absent" if m["neg"] else "exists"))
         else:
             raise SelectorError(f"unable to parse requirement: {term!r}")
     return lambda labels: all(t(labels) for t in tests)
@@ -83,10 +91,7 @@ def parse_field_selector(selector: str | None, allowed: tuple[str, ...]) -> Pred
         if field not in allowed:
             only = ", ".join(f'"{a}"' for a in allowed)
             raise SelectorError(f'"{field}" is not a known field selector: only {only}')
-        if op == "!=":
-            tests.append(lambda fs, f=field, v=value: fs.get(f) != v)
-        else:
-            tests.append(lambda fs, f=field, v=value: fs.get(f) == v)
+        tests.append(_test(field, "ne" if op == "!=" else "eq", frozenset({value})))
     return lambda fields: all(t(fields) for t in tests)
 
 

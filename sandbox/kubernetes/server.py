@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -79,6 +79,7 @@ class Fault:
     times: int | None = 1
     retry_after: int | None = None
     message: str | None = None
+    continued: bool | None = None  # True: only requests carrying a continue token; False: only first pages
 
 
 class ApiError(Exception):
@@ -160,6 +161,7 @@ class FakeApiServer:
         self.requests: list[RequestRecord] = []
         self.faults: list[Fault] = []
         self.denied: set[tuple[str, str]] = set()  # (verb, resource plural) forbidden for everyone
+        self.allowed_rules: list[Obj] | None = None  # RBAC PolicyRules: when set, only these are allowed
         self.issued_tokens: list[Obj] = []  # TokenRequest responses (status.token included)
         self.honour_partial_metadata = True
         self._signing_key = secrets.token_bytes(32)
@@ -247,9 +249,41 @@ class FakeApiServer:
         auth = headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         user = self.tokens.get(token) if token else None
+        if user is None and token:
+            user = self._legacy_token_user(token)
         if user is None:
             raise ApiError(401, "Unauthorized", "Unauthorized")
         return user
+
+    def _legacy_token_user(self, token: str) -> str | None:
+        """The legacy Secret-token authenticator, with usage tracking and invalidation (KEP-2799).
+
+        Valid when a ``kubernetes.io/service-account-token`` Secret holds the token and its account
+        exists with the annotated uid. Each use labels the Secret ``legacy-token-last-used=<today>``
+        (at most once a day); a Secret labelled ``legacy-token-invalid-since`` is rejected (401).
+        """
+        secrets_res = BY_PATH[("", "v1", "secrets")]
+        sa_res = BY_PATH[("", "v1", "serviceaccounts")]
+        encoded = base64.b64encode(token.encode()).decode()
+        page = self.store.list(secrets_res, field_selector="type=kubernetes.io/service-account-token")
+        for secret in page.items:
+            if (secret.get("data") or {}).get("token") != encoded:
+                continue
+            meta = secret["metadata"]
+            ann = meta.get("annotations") or {}
+            ns, sa_name = meta.get("namespace", ""), ann.get("kubernetes.io/service-account.name", "")
+            sa = self.store.get(sa_res, ns, sa_name)
+            if sa is None or ann.get("kubernetes.io/service-account.uid") not in (None, sa["metadata"]["uid"]):
+                return None
+            labels = meta.setdefault("labels", {})
+            today = self.clock().strftime("%Y-%m-%d")
+            if labels.get("kubernetes.io/legacy-token-last-used") != today:
+                labels["kubernetes.io/legacy-token-last-used"] = today
+                self.store.put(secret)
+            if "kubernetes.io/legacy-token-invalid-since" in labels:
+                return None
+            return f"system:serviceaccount:{ns}:{sa_name}"
+        return None
 
     def _route(self, path: str) -> _Route | None:
         parts = [p for p in path.split("/") if p]
@@ -292,7 +326,7 @@ class FakeApiServer:
         verb = _verb(method, route)
         record.verb, record.resource = verb, route.res.plural + (f"/{route.subresource}" if route.subresource else "")
         record.namespace, record.name, record.subresource = route.namespace, route.name, route.subresource
-        self._check_faults(verb, record.resource)
+        self._check_faults(verb, record.resource, bool(query.get("continue")))
         self._authorize(record)
         dry_run = query.get("dryRun")
         if dry_run is not None and dry_run != "All":
@@ -316,12 +350,14 @@ class FakeApiServer:
             return self._patch(route, data, ct, persist), "application/json"
         if verb == "delete":
             return self._delete(route, data, persist), "application/json"
-        raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
-    def _check_faults(self, verb: str, resource: str) -> None:
+    def _check_faults(self, verb: str, resource: str, continued: bool) -> None:
         with self._lock:
             for fault in self.faults:
                 if fault.verb not in (None, verb) or fault.resource not in (None, resource):
+                    continue
+                if fault.continued is not None and fault.continued != continued:
                     continue
                 if fault.times is not None:
                     fault.times -= 1
@@ -339,13 +375,35 @@ class FakeApiServer:
                 details={"retryAfterSeconds": retry},
                 headers={"Retry-After": str(retry)},
             )
+        if fault.status == 410:
+            self.store.compact()
+            raise ApiError(410, "Expired", _EXPIRED_MESSAGE, metadata={"continue": ""})
         reasons = {403: "Forbidden", 404: "NotFound", 500: "InternalError", 503: "ServiceUnavailable"}
         raise ApiError(fault.status, reasons.get(fault.status, "InternalError"), fault.message or "injected fault")
 
+    def authorize_only(self, rules: list[Obj]) -> None:
+        """Enforce RBAC: allow only requests some PolicyRule in ``rules`` permits (namespace-blind)."""
+        self.allowed_rules = rules
+
+    def _rules_allow(self, record: RequestRecord, group: str) -> bool:
+        if self.allowed_rules is None:
+            return True
+        for rule in self.allowed_rules:
+            verbs, groups, resources = rule.get("verbs") or [], rule.get("apiGroups") or [], rule.get("resources") or []
+            names = rule.get("resourceNames") or []
+            if (
+                ("*" in verbs or record.verb in verbs)
+                and ("*" in groups or group in groups)
+                and ("*" in resources or record.resource in resources)
+                and (not names or record.name in names)
+            ):
+                return True
+        return False
+
     def _authorize(self, record: RequestRecord) -> None:
-        if (record.verb, record.resource) not in self.denied:
-            return
         group = next((r.group for r in BY_PATH.values() if r.plural == record.resource.split("/")[0]), "")
+        if (record.verb, record.resource) not in self.denied and self._rules_allow(record, group):
+            return
         where = f'in the namespace "{record.namespace}"' if record.namespace else "at the cluster scope"
         raise ApiError(
             403,
@@ -369,8 +427,15 @@ class FakeApiServer:
             raise ApiError(405, "MethodNotAllowed", "watch is not supported by this fake apiserver")
         rv = query.get("resourceVersion")
         if rv and rv.isdigit() and int(rv) > self.store.resource_version:
-            raise ApiError(504, "Timeout", f"Too large resource version: {rv}, current: {self.store.resource_version}",
-                           details={"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1})
+            raise ApiError(
+                504,
+                "Timeout",
+                f"Too large resource version: {rv}, current: {self.store.resource_version}",
+                details={
+                    "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                    "retryAfterSeconds": 1,
+                },
+            )
         try:
             limit = int(query.get("limit") or 0)
         except ValueError:
@@ -400,14 +465,24 @@ class FakeApiServer:
                 {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}
                 for o in page.items
             ]
-            body = {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}
+            body = {
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": meta,
+                "items": items,
+            }
             return body, PARTIAL_LIST
         if _only_alternate(accept):
-            raise ApiError(406, "NotAcceptable", f"only the following media types are accepted: application/json")
+            raise ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json")
         for item in page.items:  # list items carry no kind/apiVersion
             item.pop("kind", None)
             item.pop("apiVersion", None)
-        return {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta, "items": page.items}, "application/json"
+        return {
+            "kind": f"{res.kind}List",
+            "apiVersion": res.api_version,
+            "metadata": meta,
+            "items": page.items,
+        }, "application/json"
 
     def _get(self, route: _Route, accept: str) -> Obj:
         assert route.name is not None
@@ -432,7 +507,12 @@ class FakeApiServer:
                 "kind": "APIResourceList",
                 "groupVersion": "v1",
                 "resources": [
-                    {"name": r.plural, "namespaced": r.namespaced, "kind": r.kind, "verbs": ["create", "delete", "get", "list", "patch", "update"]}
+                    {
+                        "name": r.plural,
+                        "namespaced": r.namespaced,
+                        "kind": r.kind,
+                        "verbs": ["create", "delete", "get", "list", "patch", "update"],
+                    }
                     for r in BY_PATH.values()
                     if r.group == ""
                 ],
@@ -442,7 +522,11 @@ class FakeApiServer:
             "kind": "APIGroupList",
             "apiVersion": "v1",
             "groups": [
-                {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v}], "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v}}
+                {
+                    "name": g,
+                    "versions": [{"groupVersion": f"{g}/{v}", "version": v}],
+                    "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v},
+                }
                 for g, v in groups
             ],
         }
@@ -450,22 +534,34 @@ class FakeApiServer:
     # -- writes ------------------------------------------------------------------------------
     def _check_namespace(self, route: _Route) -> None:
         if route.res.namespaced and route.namespace and not self.store.namespace_exists(route.namespace):
-            raise ApiError(404, "NotFound", f'namespaces "{route.namespace}" not found',
-                           details={"name": route.namespace, "kind": "namespaces"})
+            raise ApiError(
+                404,
+                "NotFound",
+                f'namespaces "{route.namespace}" not found',
+                details={"name": route.namespace, "kind": "namespaces"},
+            )
 
     def _validate_body(self, route: _Route, data: Any) -> Obj:
         res = route.res
         if not isinstance(data, dict):
             raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
         if data.get("kind") not in (None, res.kind) or data.get("apiVersion") not in (None, res.api_version):
-            raise ApiError(400, "BadRequest", f"the API version in the data ({data.get('apiVersion')}) does not match "
-                           f"the expected API version ({res.api_version})")
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the API version in the data ({data.get('apiVersion')}) does not match "
+                f"the expected API version ({res.api_version})",
+            )
         obj = copy.deepcopy(data)
         obj["kind"], obj["apiVersion"] = res.kind, res.api_version
         meta = obj.setdefault("metadata", {})
         if res.namespaced:
             if meta.get("namespace") and meta["namespace"] != route.namespace:
-                raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                )
             meta["namespace"] = route.namespace
         return obj
 
@@ -481,8 +577,12 @@ class FakeApiServer:
             else:
                 raise _invalid(route.res, "", "metadata.name", "Required value: name or generateName is required")
         if self.store.exists(route.res, route.namespace, meta["name"]):
-            raise ApiError(409, "AlreadyExists", f'{route.res.plural} "{meta["name"]}" already exists',
-                           details={"name": meta["name"], "group": route.res.group, "kind": route.res.plural})
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'{route.res.plural} "{meta["name"]}" already exists',
+                details={"name": meta["name"], "group": route.res.group, "kind": route.res.plural},
+            )
         meta.pop("resourceVersion", None)
         if not persist:
             meta.setdefault("uid", str(uuid.uuid4()))
@@ -501,8 +601,8 @@ class FakeApiServer:
         return ApiError(
             409,
             "Conflict",
-            f'Operation cannot be fulfilled on {route.res.plural}.{route.res.group or ""}'.rstrip(".")
-            + f' "{route.name}": the object has been modified; please apply your changes to the latest version and try again',
+            f"Operation cannot be fulfilled on {route.res.plural}.{route.res.group or ''}".rstrip(".")
+            + f' "{route.name}": the object has been modified; please apply your changes to the latest version and try again',  # noqa: E501 - the API server's text
             details={"name": route.name, "group": route.res.group, "kind": route.res.plural},
         )
 
@@ -530,7 +630,11 @@ class FakeApiServer:
                 raise ApiError(400, "BadRequest", "merge patch must be an object")
             patched = _merge_patch(current, data)
         else:
-            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",  # noqa: E501 - the API server's text
+            )
         want_rv = (data.get("metadata") or {}).get("resourceVersion") if isinstance(data, dict) else None
         if want_rv and want_rv != current["metadata"]["resourceVersion"]:
             raise self._conflict(route)
@@ -544,7 +648,11 @@ class FakeApiServer:
         current = self._existing(route)
         pre = (data or {}).get("preconditions") or {} if isinstance(data, dict) else {}
         if pre.get("uid") and pre["uid"] != current["metadata"]["uid"]:
-            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {route.res.plural} "{route.name}": Precondition failed: UID in precondition: {pre["uid"]}, UID in object meta: {current["metadata"]["uid"]}')
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {route.res.plural} "{route.name}": Precondition failed: UID in precondition: {pre["uid"]}, UID in object meta: {current["metadata"]["uid"]}',  # noqa: E501 - the API server's text
+            )
         if pre.get("resourceVersion") and pre["resourceVersion"] != current["metadata"]["resourceVersion"]:
             raise self._conflict(route)
         if persist:
@@ -556,7 +664,12 @@ class FakeApiServer:
             "apiVersion": "v1",
             "metadata": {},
             "status": "Success",
-            "details": {"name": route.name, "group": route.res.group, "kind": route.res.plural, "uid": current["metadata"]["uid"]},
+            "details": {
+                "name": route.name,
+                "group": route.res.group,
+                "kind": route.res.plural,
+                "uid": current["metadata"]["uid"],
+            },
         }
 
     # -- TokenRequest ------------------------------------------------------------------------
@@ -573,13 +686,21 @@ class FakeApiServer:
         if seconds is None:
             seconds = 3600
         if not isinstance(seconds, int) or seconds < _MIN_TOKEN_SECONDS:
-            raise ApiError(422, "Invalid", f'TokenRequest.authentication.k8s.io "{route.name}" is invalid: '
-                           f"spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration less than 10 minutes",
-                           details={"name": route.name, "group": "authentication.k8s.io", "kind": "TokenRequest"})
+            raise ApiError(
+                422,
+                "Invalid",
+                f'TokenRequest.authentication.k8s.io "{route.name}" is invalid: '
+                f"spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration less than 10 minutes",
+                details={"name": route.name, "group": "authentication.k8s.io", "kind": "TokenRequest"},
+            )
         if seconds > _MAX_TOKEN_SECONDS:
-            raise ApiError(422, "Invalid", f'TokenRequest.authentication.k8s.io "{route.name}" is invalid: '
-                           f"spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration larger than 2^32 seconds",
-                           details={"name": route.name, "group": "authentication.k8s.io", "kind": "TokenRequest"})
+            raise ApiError(
+                422,
+                "Invalid",
+                f'TokenRequest.authentication.k8s.io "{route.name}" is invalid: '
+                f"spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration larger than 2^32 seconds",  # noqa: E501 - the API server's text
+                details={"name": route.name, "group": "authentication.k8s.io", "kind": "TokenRequest"},
+            )
         audiences = spec.get("audiences") or ["https://kubernetes.default.svc.cluster.local"]
         claims_extra: Obj = {}
         ref = spec.get("boundObjectRef")
@@ -593,11 +714,19 @@ class FakeApiServer:
             if bound is None:
                 raise _not_found(bound_res, ref.get("name", ""))
             if ref.get("uid") and ref["uid"] != bound["metadata"]["uid"]:
-                raise ApiError(409, "Conflict", f'the UID in the bound object reference ({ref["uid"]}) does not match the UID in record. The object might have been deleted and then recreated')
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f"the UID in the bound object reference ({ref['uid']}) does not match the UID in record. The object might have been deleted and then recreated",  # noqa: E501 - the API server's text
+                )
             if kind == "Pod":
                 runs_as = (bound.get("spec") or {}).get("serviceAccountName") or "default"
                 if runs_as != route.name:
-                    raise ApiError(400, "BadRequest", f'cannot bind token for serviceaccount "{route.name}" to pod running with serviceaccount "{runs_as}"')
+                    raise ApiError(
+                        400,
+                        "BadRequest",
+                        f'cannot bind token for serviceaccount "{route.name}" to pod running with serviceaccount "{runs_as}"',  # noqa: E501 - the API server's text
+                    )
             claims_extra[kind.lower()] = {"name": bound["metadata"]["name"], "uid": bound["metadata"]["uid"]}
         now = self.clock()
         expires = now + timedelta(seconds=seconds)
@@ -627,7 +756,7 @@ class FakeApiServer:
         }
         if persist:
             with self._lock:
-                self.tokens[token] = claims["sub"]
+                self.tokens[token] = str(claims["sub"])
                 self.issued_tokens.append(copy.deepcopy(response))
         return response
 
@@ -709,7 +838,11 @@ def _json_patch(current: Obj, ops: list[Any]) -> Obj:
             if kind == "test":
                 actual = parent[int(last)] if isinstance(parent, list) else parent[last]
                 if actual != op.get("value"):
-                    raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: testing value {op['path']} failed")
+                    raise ApiError(
+                        422,
+                        "Invalid",
+                        f"the server rejected our request due to an error in our request: testing value {op['path']} failed",  # noqa: E501 - the API server's text
+                    )
             elif kind == "remove":
                 del parent[int(last) if isinstance(parent, list) else last]
             elif kind in ("add", "replace"):
@@ -721,12 +854,20 @@ def _json_patch(current: Obj, ops: list[Any]) -> Obj:
                         parent[idx] = op["value"]
                 else:
                     if kind == "replace" and last not in parent:
-                        raise ApiError(422, "Invalid", f"the server rejected our request: replace operation does not apply: doc is missing key: {op['path']}")
+                        raise ApiError(
+                            422,
+                            "Invalid",
+                            f"the server rejected our request: replace operation does not apply: doc is missing key: {op['path']}",  # noqa: E501 - the API server's text
+                        )
                     parent[last] = op["value"]
             else:
                 raise ApiError(422, "Invalid", f"the server rejected our request: unsupported json-patch op {kind!r}")
         except (KeyError, IndexError, ValueError, TypeError):
-            raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: path {op.get('path')!r} not found") from None
+            raise ApiError(
+                422,
+                "Invalid",
+                f"the server rejected our request due to an error in our request: path {op.get('path')!r} not found",
+            ) from None
     return doc
 
 
@@ -735,7 +876,7 @@ def _make_handler(server: FakeApiServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "fake-kube-apiserver"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _serve(self) -> None:
@@ -751,6 +892,19 @@ def _make_handler(server: FakeApiServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+        def do_GET(self) -> None:
+            self._serve()
+
+        def do_POST(self) -> None:
+            self._serve()
+
+        def do_PUT(self) -> None:
+            self._serve()
+
+        def do_PATCH(self) -> None:
+            self._serve()
+
+        def do_DELETE(self) -> None:
+            self._serve()
 
     return Handler

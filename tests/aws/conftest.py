@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
 from nhiwarden.model import Scope, ScopeResult
 from nhiwarden.providers.aws import AwsProvider
 from nhiwarden.sandbox.aws.demo import PROD, SCANNER, demo_specs
@@ -59,9 +58,7 @@ class Sleeps(list[float]):
 
 
 @pytest.fixture
-def make_provider(
-    sandbox: MotoSandbox, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., tuple[AwsProvider, Sleeps]]:
+def make_provider(sandbox: MotoSandbox, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[AwsProvider, Sleeps]]:
     def make(key: tuple[str, str], **settings: Any) -> tuple[AwsProvider, Sleeps]:
         use_credentials(monkeypatch, key)
         provider = AwsProvider({"endpoint_url": sandbox.endpoint, **settings}, as_of=NOW)

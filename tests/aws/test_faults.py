@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from nhiwarden.errors import ScopeError
 from nhiwarden.model import ScopeResult
 from nhiwarden.sandbox.aws.estate import AccountSpec, KeySpec, RoleSpec, UserSpec
@@ -19,7 +18,9 @@ DENIED_ACCT = "300000000002"
 def two_accounts(sandbox):
     return seed_accounts(
         sandbox,
-        AccountSpec(OK_ACCT, users=[UserSpec("scanner", keys=[KeySpec(5, 0)]), UserSpec("svc-a", keys=[KeySpec(100, 95)])]),
+        AccountSpec(
+            OK_ACCT, users=[UserSpec("scanner", keys=[KeySpec(5, 0)]), UserSpec("svc-a", keys=[KeySpec(100, 95)])]
+        ),
         AccountSpec(DENIED_ACCT, users=[UserSpec("svc-b")], roles=[RoleSpec("OrganizationAccountAccessRole")]),
     )
 
@@ -32,7 +33,8 @@ def test_one_denied_account_fails_with_a_permission_error_and_the_other_complete
             status=403,
             times=float("inf"),
             account=DENIED_ACCT,
-            message=f"User: arn:aws:sts::{DENIED_ACCT}:assumed-role/x is not authorized to perform: iam:GetAccountAuthorizationDetails",
+            message=f"User: arn:aws:sts::{DENIED_ACCT}:assumed-role/x is not authorized to perform: "
+            "iam:GetAccountAuthorizationDetails",
         )
     )
     provider, _ = make_provider(two_accounts.credentials[f"{OK_ACCT}/scanner"], accounts=[OK_ACCT, DENIED_ACCT])
@@ -46,7 +48,9 @@ def test_one_denied_account_fails_with_a_permission_error_and_the_other_complete
     assert DENIED_ACCT in raised.value.reason and "AccessDenied" in raised.value.reason
 
 
-def test_denied_credential_report_marks_the_scope_partial_and_still_lists_identities(two_accounts, make_provider, sandbox):
+def test_denied_credential_report_marks_the_scope_partial_and_still_lists_identities(
+    two_accounts, make_provider, sandbox
+):
     sandbox.faults.add(Fault("iam:GenerateCredentialReport", code="AccessDenied", status=403, times=1, account=OK_ACCT))
     provider, _ = make_provider(two_accounts.credentials[f"{OK_ACCT}/scanner"])
     result = scan(provider, provider.scopes()[0])
@@ -63,12 +67,19 @@ def test_throttling_is_retried_with_backoff_and_then_succeeds(two_accounts, make
     assert result.status == "ok"
     assert result.api_calls["iam:GetAccountAuthorizationDetails"] == 4  # every attempt sent is counted
     assert len(sleeps) == 3 and all(0 < s <= 20 for s in sleeps)
+    assert result.attributes["retries"] == 3
 
 
 def test_retry_after_header_sets_the_wait(two_accounts, make_provider, sandbox):
     sandbox.faults.add(
-        Fault("iam:GetAccountAuthorizationDetails", code="ThrottlingException", status=429, times=1,
-              account=OK_ACCT, retry_after="7")
+        Fault(
+            "iam:GetAccountAuthorizationDetails",
+            code="ThrottlingException",
+            status=429,
+            times=1,
+            account=OK_ACCT,
+            retry_after="7",
+        )
     )
     provider, sleeps = make_provider(two_accounts.credentials[f"{OK_ACCT}/scanner"])
     scan(provider, provider.scopes()[0])
@@ -105,3 +116,17 @@ def test_unknown_credentials_fail_listing_scopes_with_an_auth_error(make_provide
         provider.scopes()
     assert raised.value.kind == "network"
     assert "sts:GetCallerIdentity" in raised.value.reason
+
+
+def test_a_report_that_never_completes_leaves_the_scope_partial_after_bounded_polling(
+    two_accounts, make_provider, sandbox
+):
+    sandbox.faults.add(
+        Fault("iam:GetCredentialReport", code="ReportInProgress", status=404, times=100, account=OK_ACCT)
+    )
+    provider, sleeps = make_provider(two_accounts.credentials[f"{OK_ACCT}/scanner"])
+    result = scan(provider, provider.scopes()[0])
+    assert result.status == "partial"
+    assert any("credential-report: not ready" in m for m in result.missing)
+    assert len(sleeps) == 10 and max(sleeps) == 8.0  # bounded, growing, capped
+    assert {i.name for i in result.identities} == {"scanner", "svc-a"}

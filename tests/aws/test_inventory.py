@@ -107,7 +107,11 @@ def test_owner_comes_from_the_first_owner_tag(demo_results):
 def test_admin_and_escalation_grants_name_the_policy_and_the_group(demo_results):
     ids = _by_uid(demo_results[PROD])
     (admin,) = [g for g in ids[f"aws:{PROD}:user/svc-ops-admin"].grants if g.privilege is Privilege.ADMIN]
-    assert (admin.source, admin.via, admin.source_kind) == ("AdministratorAccess", "group/platform-admins", "aws-managed-policy")
+    assert (admin.source, admin.via, admin.source_kind) == (
+        "AdministratorAccess",
+        "group/platform-admins",
+        "aws-managed-policy",
+    )
     assert ids[f"aws:{PROD}:user/svc-iam-manager"].privilege is Privilege.ADMIN
     ci = ids[f"aws:{PROD}:user/svc-ci-deploy"]
     assert ci.privilege is Privilege.PRIVILEGE_ESCALATION

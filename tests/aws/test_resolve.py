@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from nhiwarden.config import Config
 from nhiwarden.model import Inventory
 from nhiwarden.rules.engine import evaluate

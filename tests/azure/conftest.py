@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nhiwarden import ratelimit
 from nhiwarden.config import Config
 from nhiwarden.model import Inventory, ScopeResult
@@ -23,6 +22,7 @@ from nhiwarden.sandbox.azure.estate import Seeded, seed_tenant
 from nhiwarden.sandbox.azure.server import FakeAzure
 from nhiwarden.sandbox.azure.tls import make_tls
 from nhiwarden.sandbox.base import DemoEstate
+
 from tests.conftest import AS_OF
 
 FAST = Config(rate_limits={"azure": 10_000})

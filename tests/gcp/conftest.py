@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from nhiwarden.model import Inventory, Scope, ScopeResult
 from nhiwarden.errors import ScopeError
+from nhiwarden.model import Inventory, Scope, ScopeResult
 from nhiwarden.providers.gcp import GcpProvider
 from nhiwarden.sandbox.gcp import ORG_ID, FakeGcp, SeededOrg, seed_org
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nhiwarden.errors import ScopeError
 from nhiwarden.model import Scope, ScopeResult
 from nhiwarden.providers.gcp import GcpProvider
 from nhiwarden.sandbox.gcp import FakeGcp
+from nhiwarden.sandbox.gcp.fake import rsa_keypair
 
 from .conftest import NOW, Sleeps, discover
 
@@ -106,16 +106,15 @@ def test_project_policy_denied_marks_grants_partial(fake: FakeGcp, settings: dic
 
 
 def test_a_key_the_token_endpoint_rejects_is_an_auth_error(fake: FakeGcp, tmp_path: Path) -> None:
-    other = FakeGcp(fake.store)  # a different, unknown private key, same token endpoint
-    info = other.credentials_info()
-    info["token_uri"] = f"{fake.rest.url}/token"
+    stranger, _public = rsa_keypair()  # a private key the fake does not know
+    info = {**fake.credentials_info(), "private_key": stranger}
     path = tmp_path / "stranger.json"
     path.write_text(json.dumps(info))
     p = GcpProvider(fake.settings(path, projects=[PAY.id]), as_of=NOW, sleep=Sleeps())
     result = discover(p, PAY)
     assert result.status == "error"
     assert result.error is not None and result.error.startswith("auth:")
-    assert other.private_key not in result.error
+    assert "invalid_grant" in result.error and stranger not in result.error
 
 
 def test_unreadable_credentials_file_is_an_auth_scope_error(fake: FakeGcp, tmp_path: Path) -> None:

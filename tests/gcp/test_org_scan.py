@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 import pytest
-
 from nhiwarden.config import Config
 from nhiwarden.findings import Finding
 from nhiwarden.model import Identity, Inventory
@@ -90,7 +89,9 @@ def test_service_account_identity_carries_uid_usage_and_impersonators(inventory:
 
 def test_only_user_managed_keys_become_static_credentials(inventory: Inventory, org: SeededOrg) -> None:
     ids = {c.id for i in inventory.identities for c in i.credentials}
-    assert ids == {org.keys[k] for k in ("exposed", "old-never-used", "aged-in-use", "disabled", "staging-unknown-usage")}
+    assert ids == {
+        org.keys[k] for k in ("exposed", "old-never-used", "aged-in-use", "disabled", "staging-unknown-usage")
+    }
     for cred in (c for i in inventory.identities for c in i.credentials):
         assert cred.kind == "gcp-sa-key" and cred.static and cred.attributes["key_type"] == "USER_MANAGED"
         assert cred.expires_at is None  # 9999-12-31 means never
@@ -143,7 +144,9 @@ def test_google_managed_service_agent_is_a_system_identity(inventory: Inventory)
 
 def test_seeded_organisation_gives_exactly_the_expected_findings(findings: list[Finding], org: SeededOrg) -> None:
     got = {(f.rule_id, f.identity.name, f.credential.id if f.credential else None) for f in findings}
-    exposed, old, aged, stg = (org.keys[k] for k in ("exposed", "old-never-used", "aged-in-use", "staging-unknown-usage"))
+    exposed, old, aged, stg = (
+        org.keys[k] for k in ("exposed", "old-never-used", "aged-in-use", "staging-unknown-usage")
+    )
     assert got == {
         # exposed key: leaked, and a static key
         ("gcp-key-exposed", sa(PAY, "ci-deployer"), exposed),

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nhiwarden.model import Scope, ScopeResult
 from nhiwarden.providers.kubernetes import KubernetesProvider
 from nhiwarden.sandbox import free_port
@@ -65,8 +64,9 @@ def kubeconfig_for(tmp: Path, clusters: dict[str, Cluster], *, dead: list[str] =
     return write_kubeconfig(tmp / "kubeconfig", contexts)
 
 
-def scan(settings: dict[str, Any], *, context: str | None = None, sleeps: list[float] | None = None
-         ) -> list[ScopeResult]:
+def scan(
+    settings: dict[str, Any], *, context: str | None = None, sleeps: list[float] | None = None
+) -> list[ScopeResult]:
     """Discover every scope the settings name (sequentially), like the scanner does per scope."""
     provider = KubernetesProvider(settings, as_of=NOW)
     if sleeps is not None:

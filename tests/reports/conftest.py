@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from nhiwarden.config import Config, ExceptionRule, parse_config
 from nhiwarden.model import Credential, Grant, Identity, Inventory, Privilege, ScopeResult
 from nhiwarden.report import Report, ScanInfo, ToolInfo
@@ -70,13 +69,24 @@ ADMIN = Grant(
 
 
 def estate() -> list[ScopeResult]:
-    aws = ScopeResult(provider="aws", scope=ACCOUNT, name="prod", api_calls={"ListUsers": 1, "GenerateCredentialReport": 1})
+    aws = ScopeResult(
+        provider="aws", scope=ACCOUNT, name="prod", api_calls={"ListUsers": 1, "GenerateCredentialReport": 1}
+    )
     aws.identities = [
-        aws_user("svc-ci", keys=[aws_key("svc-ci", "AKIAEXAMPLECI000001", age=400, last_used=1)], grants=[ADMIN], owner="team-ci"),
-        aws_user("svc-old", keys=[aws_key("svc-old", "AKIAEXAMPLEOLD00001", age=300, last_used=120)], owner="team-data"),
+        aws_user(
+            "svc-ci",
+            keys=[aws_key("svc-ci", "AKIAEXAMPLECI000001", age=400, last_used=1)],
+            grants=[ADMIN],
+            owner="team-ci",
+        ),
+        aws_user(
+            "svc-old", keys=[aws_key("svc-old", "AKIAEXAMPLEOLD00001", age=300, last_used=120)], owner="team-data"
+        ),
         aws_user(FORMULA_NAME, keys=[aws_key(FORMULA_NAME, "AKIAEXAMPLEFORMULA1", age=200, last_used=3)]),
         aws_user(HTML_NAME, keys=[aws_key(HTML_NAME, "AKIAEXAMPLEHTML0001", age=20, last_used=1)], grants=[ADMIN]),
-        aws_user("svc-fresh", keys=[aws_key("svc-fresh", "AKIAEXAMPLEFRESH001", age=10, last_used=1)], owner="team-web"),
+        aws_user(
+            "svc-fresh", keys=[aws_key("svc-fresh", "AKIAEXAMPLEFRESH001", age=10, last_used=1)], owner="team-web"
+        ),
     ]
     aws.skipped.append("service-linked roles: platform-managed (include_system is off)")
     gcp = ScopeResult(provider="gcp", scope="my-proj", api_calls={"ListServiceAccounts": 2})
@@ -134,17 +144,42 @@ def estate() -> list[ScopeResult]:
             ],
         )
     ]
-    vault = ScopeResult(provider="vault", scope="https://vault.example:8200", status="error", error="auth: permission denied (token ***)")
+    vault = ScopeResult(
+        provider="vault",
+        scope="https://vault.example:8200",
+        status="error",
+        error="auth: permission denied (token ***)",
+    )
     return [aws, gcp, k8s, vault]
 
 
 EXCEPTIONS = [
-    {"rule": "over-privileged", "identity": "svc-ci", "reason": "CI deploys infra; reviewed quarterly", "owner": "alice@example.com", "approver": "ciso@example.com", "ticket": "SEC-42", "expires": "2026-12-31"},
-    {"rule": "static-credential", "identity": "svc-old", "reason": "legacy batch job", "owner": "bob@example.com", "expires": "2026-01-31"},
+    {
+        "rule": "over-privileged",
+        "identity": "svc-ci",
+        "reason": "CI deploys infra; reviewed quarterly",
+        "owner": "alice@example.com",
+        "approver": "ciso@example.com",
+        "ticket": "SEC-42",
+        "expires": "2026-12-31",
+    },
+    {
+        "rule": "static-credential",
+        "identity": "svc-old",
+        "reason": "legacy batch job",
+        "owner": "bob@example.com",
+        "expires": "2026-01-31",
+    },
 ]
 
 
-def build_report(scopes: list[ScopeResult] | None = None, *, as_of: datetime = AS_OF, config: Config | None = None, scan_id: str = "scan-1") -> Report:
+def build_report(
+    scopes: list[ScopeResult] | None = None,
+    *,
+    as_of: datetime = AS_OF,
+    config: Config | None = None,
+    scan_id: str = "scan-1",
+) -> Report:
     scopes = estate() if scopes is None else scopes
     config = config or parse_config({"exceptions": EXCEPTIONS, "rules": {"no-owner": {"enabled": True}}})
     inventory = Inventory(scopes=scopes)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
-
 from nhiwarden.model import Privilege
 from nhiwarden.providers.vault.kv_classify import classify_fields, classify_path, flatten_names
 from nhiwarden.providers.vault.policies import PolicyParseError, judge_policy, parse_policy

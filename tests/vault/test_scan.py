@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-
 from nhiwarden.config import Config
 from nhiwarden.errors import ScopeError
 from nhiwarden.findings import Finding
@@ -47,6 +46,9 @@ def test_inventory_has_every_seeded_nhi_kind(vault: Vault) -> None:
         ("vault-approle", "legacy-batch"),
         ("vault-approle", "open-kiosk"),
         ("vault-approle", "reports"),
+        ("vault-jwt-role", "github-deploy"),
+        ("vault-k8s-auth-role", "any-pod"),
+        ("vault-k8s-auth-role", "payments-api"),
         ("vault-kv-secret", "secret/app/azure-sp"),
         ("vault-kv-secret", "secret/app/db/orders"),
         ("vault-kv-secret", "secret/ci/aws-deployer"),
@@ -63,6 +65,7 @@ def test_inventory_has_every_seeded_nhi_kind(vault: Vault) -> None:
         "token-no-sudo",
         "token-policy-bot",
         "token-scanner",
+        "token-scanner-ns",
     ]
 
 
@@ -124,6 +127,33 @@ def test_policies_resolve_to_privilege_levels_with_evidence(vault: Vault) -> Non
     assert by_name(root, "token-break-glass").grants[0].reason == "the root policy allows every operation"
 
 
+def test_identity_group_policies_are_grants_of_the_role_that_logs_in(vault: Vault) -> None:
+    ci = by_name(vault.scans["root"], "ci")
+    via_identity = [g for g in ci.grants if g.via and g.via.startswith("identity entity")]
+    assert [(g.source, g.privilege) for g in via_identity] == [("app-read", Privilege.READ)]
+    login = next(c for c in ci.credentials if c.kind == "vault-token")
+    assert login.attributes["identity_policies"] == ["app-read"]
+
+
+def test_federated_auth_roles_carry_their_bindings_and_no_secret(vault: Vault) -> None:
+    root = vault.scans["root"]
+    pod = by_name(root, "any-pod")
+    assert pod.uid == f"vault:{vault.addr}:auth/kubernetes/role/any-pod" and pod.credentials == []
+    assert pod.attributes["bound_service_account_names"] == ["*"]
+    github = by_name(root, "github-deploy")
+    assert github.attributes["bound_claims"] == {"sub": "repo:acme/*"}
+    findings = [f for f in findings_at(vault, "root", days=0.01) if f.rule_id == "vault-auth-role-wildcard-binding"]
+    assert {(f.identity.name, f.severity.value) for f in findings} == {("any-pod", "high"), ("github-deploy", "medium")}
+    assert "OWASP-NHI6" in findings[0].controls
+
+
+def test_jwt_login_is_attributed_to_its_role(vault: Vault) -> None:
+    github = by_name(vault.scans["history"], "github-deploy")
+    assert github.last_used_at is not None
+    assert abs(github.last_used_at - (vault.t0 + timedelta(days=195))) < timedelta(minutes=1)
+    assert vault.estate.tokens["github-deploy-login"] in {c.id for c in github.credentials}
+
+
 def test_kv_cloud_credentials_are_found_from_field_names_without_reading_values(vault: Vault) -> None:
     root = vault.scans["root"]
     aws = by_name(root, "secret/ci/aws-deployer")
@@ -162,6 +192,8 @@ def test_exact_findings_without_audit_log(vault: Vault) -> None:
         ("vault-root-token", "token-break-glass", "break-glass"),
         ("vault-token-no-ttl", "token-ci-periodic", "ci-periodic"),
         ("vault-approle-no-secret-id", "open-kiosk", None),
+        ("vault-auth-role-wildcard-binding", "any-pod", None),
+        ("vault-auth-role-wildcard-binding", "github-deploy", None),
         ("static-credential", "ci", "ci"),
         ("static-credential", "ci", "ci-runner-2"),
         ("static-credential", "legacy-batch", "legacy-batch"),
@@ -198,12 +230,15 @@ def test_dormant_and_unused_from_the_audit_log_200_days_on(vault: Vault) -> None
         ("dormant-identity", "legacy-batch", None),
         ("dormant-identity", "reports", None),
         ("dormant-identity", "open-kiosk", None),
+        ("dormant-identity", "any-pod", None),
+        ("dormant-identity", "payments-api", None),
         ("dormant-identity", "svc-legacy", None),
         ("dormant-identity", "token-break-glass", None),
         ("dormant-identity", "token-ci-periodic", None),
         ("dormant-identity", "token-policy-bot", None),
         ("dormant-identity", "token-app-short", None),
         ("dormant-identity", "token-scanner", None),
+        ("dormant-identity", "token-scanner-ns", None),
         ("dormant-identity", "token-no-sudo", None),
         # ci logs in from runner-2; the other secret-ID (metadata owner=team-ci only) never did
         ("unused-credential", "ci", "ci"),
@@ -232,18 +267,19 @@ def test_rotation_overdue_for_kv_held_cloud_keys_after_90_days(vault: Vault) -> 
     assert kv_names <= at_91
 
 
-def test_scanner_policy_token_sees_the_same_inventory_as_root(vault: Vault) -> None:
-    def shape(results: list[ScopeResult]) -> dict[str, object]:
-        return {
-            i.uid: (
-                i.kind,
-                sorted((c.uid, c.kind, c.static, c.expires_at) for c in i.credentials),
-                sorted((g.source, g.privilege.value) for g in i.grants),
-            )
-            for r in results
-            for i in r.identities
-        }
+def shape(results: list[ScopeResult]) -> dict[str, object]:
+    return {
+        i.uid: (
+            i.kind,
+            sorted((c.uid, c.kind, c.static, c.expires_at) for c in i.credentials),
+            sorted((g.source, g.privilege.value) for g in i.grants),
+        )
+        for r in results
+        for i in r.identities
+    }
 
+
+def test_scanner_policy_token_sees_the_same_inventory_as_root(vault: Vault) -> None:
     assert shape(vault.scans["scanner"]) == shape(vault.scans["root"])
     (result,) = vault.scans["scanner"]
     assert result.missing == vault.scans["root"][0].missing
@@ -253,9 +289,7 @@ def test_scanner_policy_token_sees_the_same_inventory_as_root(vault: Vault) -> N
 def test_forbidden_token_listing_marks_scope_partial_with_reason(vault: Vault) -> None:
     (result,) = vault.scans["no-sudo"]
     assert result.status == "partial"
-    assert (
-        "tokens: permission denied on auth/token/accessors (listing token accessors needs 'sudo')" in result.missing
-    )
+    assert "tokens: permission denied on auth/token/accessors (listing token accessors needs 'sudo')" in result.missing
     kinds = {i.kind for i in result.identities}
     assert "vault-token" not in kinds and {"vault-approle", "vault-userpass", "vault-kv-secret"} <= kinds
 
@@ -276,10 +310,16 @@ def test_namespaces_are_walked_recursively(vault: Vault) -> None:
     assert not root_uids & set(team_a)
 
 
+def test_namespaced_scanner_policy_sees_every_namespace_like_root(vault: Vault) -> None:
+    scanner = vault.scans["scanner-namespaces"]
+    root = vault.scans["namespaces"]
+    assert [r.scope for r in scanner] == [r.scope for r in root]
+    assert shape(scanner) == shape(root)
+    assert [r.missing for r in scanner] == [r.missing for r in root]
+
+
 def test_namespace_logins_are_read_from_the_audit_log(vault: Vault) -> None:
-    results = scan(
-        {"addr": vault.addr, "audit_log": str(vault.server.audit_log), "namespace": "team-a"}, vault.root
-    )
+    results = scan({"addr": vault.addr, "audit_log": str(vault.server.audit_log), "namespace": "team-a"}, vault.root)
     worker = by_name(results, "ns-worker")
     assert worker.last_used_source == "vault-audit-log" and worker.last_used_at is not None
 
@@ -360,3 +400,20 @@ def test_as_of_is_never_read_from_the_clock(vault: Vault) -> None:
     again = findings_at(vault, "root", days=0.01)
     assert [f.id for f in early] == [f.id for f in again]
     assert isinstance(vault.t0, datetime)
+
+
+def test_doctor_checks_the_scanner_policy_capabilities(vault: Vault) -> None:
+    from nhiwarden.providers.vault import VaultProvider
+
+    from .conftest import vault_token
+
+    with vault_token(vault.estate.secret_tokens["scanner"]):
+        provider = VaultProvider({"addr": vault.addr}, as_of=vault.t0)
+        checks = provider.doctor(provider.scopes()[0])
+    failed = [(c.check, c.detail) for c in checks if not c.ok]
+    assert failed == [("audit log", "not given: no last-used verdicts")]
+    assert {c.check for c in checks} >= {"token", "auth/token/accessors", "sys/audit"}
+    with vault_token(vault.estate.secret_tokens["no-sudo"]):
+        provider = VaultProvider({"addr": vault.addr}, as_of=vault.t0)
+        checks = provider.doctor(provider.scopes()[0])
+    assert [c.check for c in checks if not c.ok] == ["auth/token/accessors", "audit log"]

@@ -7,9 +7,12 @@
 # are Vault's verb for POST lookups that only read (lookup-accessor, secret-id lookup, audit-hash).
 # Never grants <kv>/data/*: secret values are never read.
 
-# The scanner checks its own token first.
+# The scanner checks its own token first; `nhiwarden doctor` asks which capabilities it holds.
 path "auth/token/lookup-self" {
   capabilities = ["read"]
+}
+path "sys/capabilities-self" {
+  capabilities = ["update"]
 }
 
 # Token inventory. Vault lists token accessors only with sudo: the list is sensitive because an

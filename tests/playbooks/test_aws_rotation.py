@@ -1,0 +1,131 @@
+"""AWS access-key rotation with delivery into OpenBao KV v2, end to end against moto and a real OpenBao."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from nhiwarden.playbooks import Engine, PlanRequest, StepFailed, connections, make_plan
+from nhiwarden.reports.json_report import load
+from pb_helpers import Estate
+
+
+def plan_for(estate: Estate, **kw: Any) -> Any:
+    report = load(estate.report_path)
+    req = PlanRequest(
+        playbook="rotate",
+        report=report,
+        report_path=str(estate.report_path),
+        finding_ids=[estate.finding_id],
+        deliver=f"vault-kv:secret/{estate.kv_path}",
+        connections=connections(report, dict(os.environ)),
+        **kw,
+    )
+    return make_plan(req)
+
+
+def engine(plan: Any, tmp_path: Path, **kw: Any) -> Engine:
+    return Engine(plan, tmp_path / f"{plan.id}.journal.jsonl", sleep=lambda _s: None, **kw)
+
+
+def test_rotation_delivers_a_working_key_to_kv_and_deactivates_the_old_one(make_estate: Any, tmp_path: Path) -> None:
+    estate = make_estate()
+    plan = plan_for(estate)
+    assert [s.stage for s in plan.steps] == ["create", "deliver", "verify", "deactivate", "delete"]
+
+    result = engine(plan, tmp_path).apply()
+
+    assert result.ran == ["t1.create", "t1.deliver", "t1.verify", "t1.deactivate"]
+    keys = estate.keys()
+    new_ids = [k for k in keys if k != estate.key_id]
+    assert len(new_ids) == 1
+    assert keys == {estate.key_id: "Inactive", new_ids[0]: "Active"}
+    data, version = estate.kv.read(estate.kv_path)
+    assert version == 2
+    assert data["aws_access_key_id"] == new_ids[0]
+    assert data["region"] == "eu-west-1"  # fields the rotation does not own are kept
+    sts = boto3.client(
+        "sts",
+        endpoint_url=estate.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id=data["aws_access_key_id"],
+        aws_secret_access_key=data["aws_secret_access_key"],
+    )
+    assert sts.get_caller_identity()["Arn"].endswith(f":user/{estate.user}")
+    meta = estate.kv.metadata(estate.kv_path)["custom_metadata"]
+    assert meta["previous_key_id"] == estate.key_id and meta["key_id"] == new_ids[0]
+    assert "delete" in result.message
+
+
+def test_old_key_is_deleted_only_in_the_separate_delete_stage_after_the_hold(make_estate: Any, tmp_path: Path) -> None:
+    estate = make_estate()
+    plan = plan_for(estate, delete_after_days=7)
+    now = datetime.now(UTC)
+    engine(plan, tmp_path, now=now).apply()
+    assert engine(plan, tmp_path, now=now).apply().ran == []  # delete is never run without --stage
+    with pytest.raises(Exception, match="not due before"):
+        engine(plan, tmp_path, now=now + timedelta(days=3)).apply(stage="delete")
+    assert estate.key_id in estate.keys()
+
+    result = engine(plan, tmp_path, now=now + timedelta(days=8)).apply(stage="delete")
+
+    assert result.ran == ["t1.delete"]
+    assert estate.key_id not in estate.keys()
+    assert list(estate.keys().values()) == ["Active"]
+
+
+def test_delete_stage_is_refused_when_someone_reactivated_the_old_key(make_estate: Any, tmp_path: Path) -> None:
+    estate = make_estate()
+    plan = plan_for(estate, delete_after_days=0)
+    engine(plan, tmp_path).apply()
+    estate.iam.update_access_key(UserName=estate.user, AccessKeyId=estate.key_id, Status="Active")
+
+    with pytest.raises(Exception, match="still Inactive"):
+        engine(plan, tmp_path).apply(stage="delete")
+    assert estate.keys()[estate.key_id] == "Active"
+
+
+def test_reapplying_a_completed_plan_changes_nothing(make_estate: Any, tmp_path: Path) -> None:
+    estate = make_estate()
+    plan = plan_for(estate)
+    engine(plan, tmp_path).apply()
+    before = (estate.keys(), estate.kv.read(estate.kv_path)[1])
+
+    again = engine(plan, tmp_path).apply()
+
+    assert again.ran == []
+    assert (estate.keys(), estate.kv.read(estate.kv_path)[1]) == before
+
+
+@pytest.mark.parametrize("step", ["t1.create", "t1.deliver", "t1.verify", "t1.deactivate"])
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_failure_at_any_step_restores_the_estate(make_estate: Any, tmp_path: Path, step: str, when: str) -> None:
+    estate = make_estate()
+    plan = plan_for(estate)
+    before_keys = estate.keys()
+    before_kv = estate.kv.read(estate.kv_path)[0]
+
+    with pytest.raises(StepFailed, match=step):
+        engine(plan, tmp_path, env={**os.environ, "NHIWARDEN_FAULT": f"{step}:{when}:fail"}).apply()
+
+    assert estate.keys() == before_keys
+    assert estate.kv.read(estate.kv_path)[0] == before_kv
+
+
+def test_verification_failure_rolls_back_delivery_and_new_key(make_estate: Any, tmp_path: Path) -> None:
+    estate = make_estate()
+    plan = plan_for(estate)
+    # The verify step expects a different principal than the new key authenticates as.
+    plan.step("t1.verify").params["user_arn"] = "arn:aws:iam::123456789012:user/someone-else"
+
+    with pytest.raises(StepFailed, match="authenticates as"):
+        engine(plan, tmp_path).apply()
+
+    assert estate.keys() == {estate.key_id: "Active"}
+    data, version = estate.kv.read(estate.kv_path)
+    assert data["aws_access_key_id"] == estate.key_id
+    assert version == 3  # v2 = new key, v3 = the restored original
