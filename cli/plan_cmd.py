@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-
 from nhiwarden.errors import UsageError
+from rich.console import Console
 
 _DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -38,7 +37,9 @@ def plan_command(
     ),
     finding: Annotated[list[str] | None, typer.Option("--finding", help="Finding id to act on (repeatable).")] = None,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Act on every finding of this rule.")] = None,
-    scope: Annotated[list[str] | None, typer.Option("--scope", help="With --rule: only these scopes/providers.")] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="With --rule: only these scopes/providers.")
+    ] = None,
     deliver: Annotated[
         str | None,
         typer.Option(

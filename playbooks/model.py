@@ -12,9 +12,8 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from nhiwarden.errors import NhiwardenError
+from pydantic import BaseModel, ConfigDict, Field
 
 PLAN_SCHEMA_VERSION = 1
 

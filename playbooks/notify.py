@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-
 from nhiwarden.redact import redact, register_secret
 
 from .actions import Action, Context, StepError, action

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
 from nhiwarden.redact import redact, register_secret
 
 from .actions import Context, StepError

@@ -21,6 +21,7 @@ SEVERITY_STYLE = {
     Severity.LOW: "cyan",
     Severity.INFO: "dim",
 }
+NOTE_LIMIT = 160
 STATUS_STYLE = {"ok": "green", "partial": "yellow", "error": "bold red"}
 
 
@@ -50,6 +51,8 @@ def scopes_table(report: Report) -> Table:
     table.add_column("Note", overflow="fold", ratio=1)
     for s in report.scopes:
         note = s.error or "; ".join(s.missing)
+        if len(note) > NOTE_LIMIT:
+            note = note[: NOTE_LIMIT - 1] + "…"  # the JSON report keeps the full reason
         table.add_row(
             s.provider,
             s.name or s.scope,

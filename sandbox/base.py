@@ -18,7 +18,8 @@ class DemoEstate:
     ``settings`` are the provider settings (as in ``providers.<name>`` of nhiwarden.yaml) that point
     the provider at the local servers; ``env`` holds environment variables the SDK needs, which the
     demo sets for the duration of the scan. ``canaries`` are secret values planted in the estate that
-    must never appear in any output.
+    must never appear in any output. ``expected_errors`` names scopes seeded to fail on purpose (a
+    denied account shows how a failed scope is reported); they do not make the demo exit 3.
     """
 
     provider: str
@@ -26,6 +27,7 @@ class DemoEstate:
     env: dict[str, str] = field(default_factory=dict)
     canaries: list[str] = field(default_factory=list)
     description: str = ""
+    expected_errors: list[str] = field(default_factory=list)  # scope ids seeded to fail on purpose
 
 
 def free_port(host: str = "127.0.0.1") -> int:

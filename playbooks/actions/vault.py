@@ -59,9 +59,12 @@ def _accessors(ctx: Context, mount: str, role: str) -> list[dict[str, Any]]:
         raise
     out = []
     for accessor in keys:
-        info = vault(ctx).request(
-            "POST", f"auth/{mount}/role/{role}/secret-id-accessor/lookup", {"secret_id_accessor": accessor}
-        ).get("data") or {}
+        info = (
+            vault(ctx)
+            .request("POST", f"auth/{mount}/role/{role}/secret-id-accessor/lookup", {"secret_id_accessor": accessor})
+            .get("data")
+            or {}
+        )
         out.append({"accessor": accessor, "creation_time": info.get("creation_time")})
     return out
 

@@ -84,7 +84,10 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
         )
     if facts.get("status") != "Active":
         raise Skip(f"access key {key_id} is {facts.get('status')}: nothing to rotate")
-    key_check.text = f"access key {key_id} exists on user {user}, created at {facts['created_at']} (older than {req.grace_days} days)"
+    key_check.text = (
+        f"access key {key_id} exists on user {user}, created at {facts['created_at']} "
+        f"(older than {req.grace_days} days)"
+    )
     status_check = Check(
         id=f"{t}.key-status",
         observe="aws.access-key",

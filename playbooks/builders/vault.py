@@ -87,7 +87,9 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
             manual=True,
             action="vault.destroy-secret-ids",
             target=finding.identity.uid,
-            api_call=f"POST auth/{mount}/role/{role}/secret-id-accessor/destroy for {', '.join(ids['accessors']) or 'none'}",
+            api_call=(
+                f"POST auth/{mount}/role/{role}/secret-id-accessor/destroy for {', '.join(ids['accessors']) or 'none'}"
+            ),
             params={"mount": mount, "role": role, "accessors": ids["accessors"]},
             rollback=None,
             not_before={"after": f"{t}.disable", "days": req.delete_after_days},

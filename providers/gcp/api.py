@@ -107,7 +107,7 @@ class GcpApi:
         try:
             if self.credentials_file:
                 info = _read_json(Path(self.credentials_file))
-                creds, project = google.auth.load_credentials_from_dict(info, scopes=SCOPES)
+                creds, project = google.auth.load_credentials_from_dict(info, scopes=SCOPES)  # type: ignore[no-untyped-call]
             else:
                 adc = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
                 if adc and Path(adc).is_file():
@@ -147,7 +147,7 @@ class GcpApi:
         creds = self.credentials()
         with self._lock:
             if self._session is None:
-                session = AuthorizedSession(creds)
+                session = AuthorizedSession(creds)  # type: ignore[no-untyped-call]
                 adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)

@@ -292,7 +292,8 @@ class ProjectDiscovery:
             self.result.mark_partial(f"keys: not listed for {len(key_errors)} account(s) ({key_errors[0]})")
         if policy_errors:
             self.result.mark_partial(
-                f"impersonators: account IAM policy unavailable for {len(policy_errors)} account(s) ({policy_errors[0]})"
+                f"impersonators: account IAM policy unavailable for {len(policy_errors)} account(s) "
+                f"({policy_errors[0]})"
             )
         if gone:
             self.result.skipped.append(f"{len(gone)} service account(s) deleted during the scan")

@@ -12,11 +12,13 @@ refused token raises ``ScopeError``. Never writes, never reads a secret value.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from nhiwarden.errors import ScopeError
 from nhiwarden.model import Credential, Grant, Identity, ScopeResult
@@ -41,6 +43,8 @@ from nhiwarden.redact import redact
 PROVIDER = "vault"
 USAGE_SOURCE = "vault-audit-log"
 NEVER = "0001-01-01T00:00:00Z"
+R = TypeVar("R")
+_DENIED: dict[str, Any] = {"__denied__": True}
 
 
 @dataclass
@@ -103,6 +107,7 @@ class NamespaceScan:
         kv_mounts: list[str],
         max_items: int,
         audit_log_name: str | None,
+        workers: int = 1,
     ) -> None:
         self.api = api
         self.target = target
@@ -112,6 +117,8 @@ class NamespaceScan:
         self.kv_mounts = [m.strip("/") + "/" for m in kv_mounts if m.strip("/")]
         self.max_items = max_items
         self.audit_log_name = audit_log_name
+        self.workers = max(1, workers)
+        self._lock = threading.Lock()
         self._policies: dict[str, PolicyVerdict | None] = {}
         self._accessor_hash: dict[str, str] = {}
         self.identities: dict[str, Identity] = {}
@@ -119,7 +126,15 @@ class NamespaceScan:
     # -- helpers -----------------------------------------------------------------------------------
 
     def _partial(self, signal: str) -> None:
-        self.result.mark_partial(redact(signal))
+        with self._lock:
+            self.result.mark_partial(redact(signal))
+
+    def _map(self, fn: Callable[[str], R], items: list[str]) -> list[R]:
+        """``fn`` over ``items`` in order, on up to ``workers`` threads (per-item lookups only)."""
+        if self.workers == 1 or len(items) < 2:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
+            return list(pool.map(fn, items))
 
     def _list(self, what: str, path: str, action: str) -> list[str]:
         """LIST one folder; a 403 marks the scope partial with the reason and yields nothing."""
@@ -324,20 +339,23 @@ class NamespaceScan:
         accessors = self._list(
             f"approle {role} secret-ids", f"{base}role/{role}/secret-id", f"{base}role/<role>/secret-id (list)"
         )
-        lookups: list[dict[str, Any]] = []
-        for accessor in self._capped(f"approle {role} secret-ids", accessors):
+
+        def lookup(accessor: str) -> dict[str, Any] | None:
             try:
-                data = self.api.post(
+                return self.api.post(
                     f"{base}role/{role}/secret-id-accessor/lookup",
                     {"secret_id_accessor": accessor},
                     f"{base}role/<role>/secret-id-accessor/lookup",
                 )
-            except PermissionDenied as exc:
-                self._partial(f"approle: permission denied on {exc.path}")
-                break
+            except PermissionDenied:
+                return _DENIED
             except (NotFound, BadRequest):
-                continue  # expired between LIST and lookup
-            lookups.append(data)
+                return None  # expired between LIST and lookup
+
+        found = self._map(lookup, self._capped(f"approle {role} secret-ids", accessors))
+        if any(data is _DENIED for data in found):
+            self._partial(f"approle: permission denied on {base}role/{role}/secret-id-accessor/lookup")
+        lookups = [data for data in found if data is not None and data is not _DENIED]
         signatures = [tuple(sorted((data.get("metadata") or {}).items())) for data in lookups]
         credentials = []
         for data, signature in zip(lookups, signatures, strict=True):
@@ -510,15 +528,21 @@ class NamespaceScan:
             return
         accessors = self._capped("tokens", accessors)
         self._hash_accessors(accessors)
-        for accessor in accessors:
+
+        def lookup(accessor: str) -> dict[str, Any] | None:
             try:
-                data = self.api.post("auth/token/lookup-accessor", {"accessor": accessor}, "auth/token/lookup-accessor")
+                return self.api.post("auth/token/lookup-accessor", {"accessor": accessor}, "auth/token/lookup-accessor")
             except PermissionDenied:
-                self._partial("tokens: permission denied on auth/token/lookup-accessor")
-                return
+                return _DENIED
             except (BadRequest, NotFound):
-                continue  # revoked or expired between LIST and lookup
-            self._one_token(accessor, data, mounts)
+                return None  # revoked or expired between LIST and lookup
+
+        found = self._map(lookup, accessors)
+        if any(data is _DENIED for data in found):
+            self._partial("tokens: permission denied on auth/token/lookup-accessor")
+        for accessor, data in zip(accessors, found, strict=True):
+            if data is not None and data is not _DENIED:
+                self._one_token(accessor, data, mounts)
 
     def _one_token(self, accessor: str, data: dict[str, Any], mounts: _Mounts) -> None:
         policies = [str(p) for p in data.get("policies") or []]
@@ -613,8 +637,11 @@ class NamespaceScan:
         mounts = self._kv_v2_mounts()
         budget = [self.max_items]
         for mount in mounts:
-            for path in self._walk(mount, "", budget):
-                self._one_secret(mount, path)
+            paths = list(self._walk(mount, "", budget))
+            fetched = self._map(lambda path, m=mount: self._fetch_secret(m, path), paths)  # type: ignore[misc]
+            for path, secret in zip(paths, fetched, strict=True):
+                if secret is not None:
+                    self._one_secret(mount, path, *secret)
 
     def _kv_v2_mounts(self) -> list[str]:
         try:
@@ -654,29 +681,39 @@ class NamespaceScan:
             budget[0] -= 1
             yield prefix + key
 
-    def _one_secret(self, mount: str, path: str) -> None:
-        names: list[str] | None = None
-        meta: dict[str, Any] = {}
+    def _fetch_secret(
+        self, mount: str, path: str
+    ) -> tuple[list[str] | None, dict[str, Any], datetime | None, Any] | None:
+        """Field names (None when only metadata is readable), metadata, current version time and number."""
         try:
             data = self.api.get(f"{mount}subkeys/{path}", "<kv>/subkeys/<path>")
-            names = flatten_names(data.get("subkeys") or {})
-            meta = data.get("metadata") or {}
-            created = _ts(meta.get("created_time"))
-            version = meta.get("version")
         except NotFound:
-            return  # current version deleted or destroyed: nothing usable is stored
+            return None  # current version deleted or destroyed: nothing usable is stored
         except PermissionDenied:
             self._partial(f"kv-fields: permission denied on {mount}subkeys/*; classified by path only")
-            try:
-                full = self.api.get(f"{mount}metadata/{path}", "<kv>/metadata/<path>")
-            except (PermissionDenied, NotFound):
-                return
-            version = full.get("current_version")
-            current = (full.get("versions") or {}).get(str(version)) or {}
-            if current.get("deletion_time") or current.get("destroyed"):
-                return
-            created = _ts(current.get("created_time"))
-            meta = {"custom_metadata": full.get("custom_metadata")}
+        else:
+            meta = data.get("metadata") or {}
+            names = flatten_names(data.get("subkeys") or {})
+            return names, meta, _ts(meta.get("created_time")), meta.get("version")
+        try:
+            full = self.api.get(f"{mount}metadata/{path}", "<kv>/metadata/<path>")
+        except (PermissionDenied, NotFound):
+            return None
+        version = full.get("current_version")
+        current = (full.get("versions") or {}).get(str(version)) or {}
+        if current.get("deletion_time") or current.get("destroyed"):
+            return None
+        return None, {"custom_metadata": full.get("custom_metadata")}, _ts(current.get("created_time")), version
+
+    def _one_secret(
+        self,
+        mount: str,
+        path: str,
+        names: list[str] | None,
+        meta: dict[str, Any],
+        created: datetime | None,
+        version: Any,
+    ) -> None:
         kind = classify_fields(path, names) if names is not None else classify_path(path)
         if kind is None:
             return

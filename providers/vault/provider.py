@@ -180,6 +180,7 @@ class VaultProvider(Provider):
                 kv_mounts=s.kv_mounts,
                 max_items=s.max_items,
                 audit_log_name=Path(s.audit_log).name if s.audit_log else None,
+                workers=s.lookup_concurrency,
             ).run()
         finally:
             api.close()

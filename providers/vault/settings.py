@@ -50,6 +50,14 @@ class VaultSettings(ProviderSettings):
         json_schema_extra={"flag": None},
     )
 
+    lookup_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Parallel per-item lookups (token accessors, secret-IDs, KV secrets) per scope.",
+        json_schema_extra={"flag": None},
+    )
+
     @field_validator("addr")
     @classmethod
     def _strip_slash(cls, v: str | None) -> str | None:

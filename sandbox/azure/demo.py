@@ -38,6 +38,7 @@ def estate_for(fake: FakeAzure, seeded: Seeded, ca_bundle: Path) -> DemoEstate:
             "AZURE_TENANT_ID": seeded.tenant.tenant_id,
         },
         canaries=list(seeded.canaries),
+        expected_errors=[seeded.denied_subscription],
         description=(
             f"Entra tenant {seeded.tenant.tenant_id}: {len(seeded.tenant.applications)} app registrations, "
             f"{len(seeded.tenant.service_principals)} service principals, 2 subscriptions (one denied)"

@@ -189,7 +189,7 @@ def _fields(request: Any) -> dict[str, str]:
 def _status(err: ApiError) -> Any:
     from google.protobuf import any_pb2, duration_pb2
     from google.rpc import error_details_pb2, status_pb2
-    from grpc_status import rpc_status
+    from grpc_status import rpc_status  # type: ignore[import-untyped]
 
     code = _CODES.get(err.code, grpc.StatusCode.UNKNOWN)
     details = []

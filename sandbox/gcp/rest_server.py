@@ -85,6 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         body: Any = None
         api = "token" if path == "/token" else "rest"
+        headers: dict[str, str] = {}
         authed = False
         try:
             if api == "token":
@@ -111,10 +112,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
-        # headers and body in one write: no small-segment stalls on keep-alive connections
-        self._headers_buffer.append(b"\r\n")
-        self.wfile.write(b"".join(self._headers_buffer) + data)
-        self._headers_buffer = []
+        self.end_headers()
+        self.wfile.write(data)
 
     def _authenticated(self) -> bool:
         header = self.headers.get("Authorization", "")
@@ -128,7 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             with self.server_ref.store.lock:
                 signers = dict(self.server_ref.store.signers)
-            jwt.decode(form.get("assertion", ""), certs=signers, verify=True)
+            jwt.decode(form.get("assertion", ""), certs=signers, verify=True)  # type: ignore[no-untyped-call]
         except (ValueError, exceptions.GoogleAuthError):
             raise _OAuthError("invalid_grant", "Invalid JWT Signature.") from None
         token = "ya29.fake-" + secrets.token_urlsafe(32)

@@ -179,7 +179,7 @@ class Store:
         from google.auth import exceptions, jwt
 
         try:
-            jwt.decode(token, certs=signers, verify=True)
+            jwt.decode(token, certs=signers, verify=True)  # type: ignore[no-untyped-call]
         except (ValueError, exceptions.GoogleAuthError):
             return False
         return True

@@ -79,7 +79,10 @@ def test_grpc_call_without_a_token_is_unauthenticated(fake: FakeGcp) -> None:
 def test_rest_errors_use_the_google_envelope_and_429_carries_retry_after(
     fake: FakeGcp, session: AuthorizedSession
 ) -> None:
-    url = f"{fake.rest.url}/v1/projects/acme-payments-prod/locations/global/activityTypes/serviceAccountLastAuthentication/activities:query"
+    url = (
+        f"{fake.rest.url}/v1/projects/acme-payments-prod/locations/global/activityTypes/"
+        "serviceAccountLastAuthentication/activities:query"
+    )
     fake.store.inject("activities:query", 429, times=1, retry_after=9)
     throttled = session.get(url)
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "9"
@@ -97,7 +100,10 @@ def test_rest_errors_use_the_google_envelope_and_429_carries_retry_after(
 
 def test_activity_filter_selects_one_account_and_page_size_is_capped(fake: FakeGcp, session: AuthorizedSession) -> None:
     base = f"{fake.rest.url}/v1/projects/acme-payments-prod/locations/global/activityTypes"
-    name = "//iam.googleapis.com/projects/acme-payments-prod/serviceAccounts/token-broker@acme-payments-prod.iam.gserviceaccount.com"
+    name = (
+        "//iam.googleapis.com/projects/acme-payments-prod/serviceAccounts/"
+        "token-broker@acme-payments-prod.iam.gserviceaccount.com"
+    )
     one = session.get(
         f"{base}/serviceAccountLastAuthentication/activities:query",
         params={"filter": f'activities.full_resource_name="{name}"'},

@@ -16,6 +16,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from nhiwarden.sandbox.kubernetes import FakeApiServer, Fault, KubeContext, Store, write_kubeconfig
 from nhiwarden.sandbox.kubernetes.estate import Seeder
+from nhiwarden.sandbox.kubernetes.resources import BY_PATH
 
 from tests.kubernetes.conftest import NOW
 
@@ -369,11 +370,7 @@ def test_legacy_token_authenticates_and_marks_the_secret_last_used(server: FakeA
     client.CoreV1Api(api).list_namespace()
     assert server.requests[-1].user == "system:serviceaccount:a:sa1"
     secret = server.store.get(
-        next(
-            r
-            for r in __import__("nhiwarden.sandbox.kubernetes.resources", fromlist=["RESOURCES"]).RESOURCES
-            if r.plural == "secrets"
-        ),
+        BY_PATH[("", "v1", "secrets")],
         "a",
         "sa1-token",
     )

@@ -16,6 +16,7 @@ from nhiwarden.model import Identity, Inventory, Privilege, ScopeResult
 from nhiwarden.providers.kubernetes import KubernetesProvider
 from nhiwarden.rules.engine import evaluate
 from nhiwarden.sandbox.kubernetes import Fault
+from nhiwarden.sandbox.kubernetes.resources import BY_PATH
 from nhiwarden.scanner import ScanRequest, run_scan
 
 from tests.kubernetes.conftest import CANARY, NOW, Cluster, kubeconfig_for, scan
@@ -257,11 +258,7 @@ def test_forbidden_secrets_make_the_scope_partial_with_the_reason(fresh_prod: Cl
 
 def test_unknown_tracking_start_leaves_unlabelled_tokens_unjudged(fresh_prod: Cluster, tmp_path: Path) -> None:
     fresh_prod.server.store.delete(
-        next(
-            r
-            for r in __import__("nhiwarden.sandbox.kubernetes.resources", fromlist=["RESOURCES"]).RESOURCES
-            if r.plural == "configmaps"
-        ),
+        BY_PATH[("", "v1", "configmaps")],
         "kube-system",
         "kube-apiserver-legacy-service-account-token-tracking",
     )

@@ -64,7 +64,7 @@ class Estate:
     kv: Kv
     moto_url: str
 
-    def keys(self) -> dict[str, str]:
+    def key_status(self) -> dict[str, str]:
         return {
             k["AccessKeyId"]: k["Status"] for k in self.iam.list_access_keys(UserName=self.user)["AccessKeyMetadata"]
         }

@@ -40,7 +40,7 @@ def test_rotation_delivers_a_working_key_to_kv_and_deactivates_the_old_one(make_
     result = engine(plan, tmp_path).apply()
 
     assert result.ran == ["t1.create", "t1.deliver", "t1.verify", "t1.deactivate"]
-    keys = estate.keys()
+    keys = estate.key_status()
     new_ids = [k for k in keys if k != estate.key_id]
     assert len(new_ids) == 1
     assert keys == {estate.key_id: "Inactive", new_ids[0]: "Active"}
@@ -69,13 +69,13 @@ def test_old_key_is_deleted_only_in_the_separate_delete_stage_after_the_hold(mak
     assert engine(plan, tmp_path, now=now).apply().ran == []  # delete is never run without --stage
     with pytest.raises(Exception, match="not due before"):
         engine(plan, tmp_path, now=now + timedelta(days=3)).apply(stage="delete")
-    assert estate.key_id in estate.keys()
+    assert estate.key_id in estate.key_status()
 
     result = engine(plan, tmp_path, now=now + timedelta(days=8)).apply(stage="delete")
 
     assert result.ran == ["t1.delete"]
-    assert estate.key_id not in estate.keys()
-    assert list(estate.keys().values()) == ["Active"]
+    assert estate.key_id not in estate.key_status()
+    assert list(estate.key_status().values()) == ["Active"]
 
 
 def test_delete_stage_is_refused_when_someone_reactivated_the_old_key(make_estate: Any, tmp_path: Path) -> None:
@@ -86,19 +86,19 @@ def test_delete_stage_is_refused_when_someone_reactivated_the_old_key(make_estat
 
     with pytest.raises(Exception, match="still Inactive"):
         engine(plan, tmp_path).apply(stage="delete")
-    assert estate.keys()[estate.key_id] == "Active"
+    assert estate.key_status()[estate.key_id] == "Active"
 
 
 def test_reapplying_a_completed_plan_changes_nothing(make_estate: Any, tmp_path: Path) -> None:
     estate = make_estate()
     plan = plan_for(estate)
     engine(plan, tmp_path).apply()
-    before = (estate.keys(), estate.kv.read(estate.kv_path)[1])
+    before = (estate.key_status(), estate.kv.read(estate.kv_path)[1])
 
     again = engine(plan, tmp_path).apply()
 
     assert again.ran == []
-    assert (estate.keys(), estate.kv.read(estate.kv_path)[1]) == before
+    assert (estate.key_status(), estate.kv.read(estate.kv_path)[1]) == before
 
 
 @pytest.mark.parametrize("step", ["t1.create", "t1.deliver", "t1.verify", "t1.deactivate"])
@@ -106,13 +106,13 @@ def test_reapplying_a_completed_plan_changes_nothing(make_estate: Any, tmp_path:
 def test_failure_at_any_step_restores_the_estate(make_estate: Any, tmp_path: Path, step: str, when: str) -> None:
     estate = make_estate()
     plan = plan_for(estate)
-    before_keys = estate.keys()
+    before_keys = estate.key_status()
     before_kv = estate.kv.read(estate.kv_path)[0]
 
     with pytest.raises(StepFailed, match=step):
         engine(plan, tmp_path, env={**os.environ, "NHIWARDEN_FAULT": f"{step}:{when}:fail"}).apply()
 
-    assert estate.keys() == before_keys
+    assert estate.key_status() == before_keys
     assert estate.kv.read(estate.kv_path)[0] == before_kv
 
 
@@ -125,7 +125,7 @@ def test_verification_failure_rolls_back_delivery_and_new_key(make_estate: Any, 
     with pytest.raises(StepFailed, match="authenticates as"):
         engine(plan, tmp_path).apply()
 
-    assert estate.keys() == {estate.key_id: "Active"}
+    assert estate.key_status() == {estate.key_id: "Active"}
     data, version = estate.kv.read(estate.kv_path)
     assert data["aws_access_key_id"] == estate.key_id
     assert version == 3  # v2 = new key, v3 = the restored original

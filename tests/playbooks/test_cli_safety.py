@@ -10,16 +10,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pb_helpers import Estate, build_report, finding_for, run_cli
-
 from nhiwarden.playbooks.journal import exclusive
+from pb_helpers import Estate, build_report, finding_for, run_cli
 
 
 def cli_plan(estate: Estate, run: Any, tmp_path: Path, *extra: str) -> tuple[Any, Path]:
     plan = tmp_path / f"plan-{estate.user}.json"
     proc = run(
-        ["plan", "rotate", "--report", str(estate.report_path), "--finding", estate.finding_id,
-         "--deliver", f"vault-kv:secret/{estate.kv_path}", "-o", str(plan), *extra],
+        [
+            "plan",
+            "rotate",
+            "--report",
+            str(estate.report_path),
+            "--finding",
+            estate.finding_id,
+            "--deliver",
+            f"vault-kv:secret/{estate.kv_path}",
+            "-o",
+            str(plan),
+            *extra,
+        ],
     )
     return proc, plan
 
@@ -67,7 +77,7 @@ def test_apply_killed_after_any_step_resumes_to_the_same_end_state(
     resumed = cli(["apply", str(plan)])
 
     assert resumed.returncode == 0, resumed.stderr
-    keys = estate.keys()
+    keys = estate.key_status()
     assert keys[estate.key_id] == "Inactive"
     active = [k for k, status in keys.items() if status == "Active"]
     assert len(keys) == 2 and len(active) == 1  # an orphaned key from the crash was deleted
@@ -88,7 +98,7 @@ def test_expired_plan_is_refused_without_changes(make_estate: Any, cli: Any, tmp
 
     assert proc.returncode == 2
     assert "expired" in proc.stderr
-    assert estate.keys() == {estate.key_id: "Active"}
+    assert estate.key_status() == {estate.key_id: "Active"}
 
 
 def test_plan_is_refused_when_the_target_key_changed_since_planning(make_estate: Any, cli: Any, tmp_path: Path) -> None:
@@ -100,10 +110,12 @@ def test_plan_is_refused_when_the_target_key_changed_since_planning(make_estate:
 
     assert proc.returncode == 3
     assert "no longer matches" in proc.stderr and estate.key_id in proc.stderr
-    assert estate.keys() == {estate.key_id: "Inactive"}
+    assert estate.key_status() == {estate.key_id: "Inactive"}
 
 
-def test_plan_is_refused_when_the_kv_secret_was_written_since_planning(make_estate: Any, cli: Any, tmp_path: Path) -> None:
+def test_plan_is_refused_when_the_kv_secret_was_written_since_planning(
+    make_estate: Any, cli: Any, tmp_path: Path
+) -> None:
     estate = make_estate()
     _, plan = cli_plan(estate, cli, tmp_path)
     data, _ = estate.kv.read(estate.kv_path)
@@ -112,7 +124,7 @@ def test_plan_is_refused_when_the_kv_secret_was_written_since_planning(make_esta
     proc = cli(["apply", str(plan)])
 
     assert proc.returncode == 3
-    assert estate.keys() == {estate.key_id: "Active"}
+    assert estate.key_status() == {estate.key_id: "Active"}
 
 
 def test_a_second_apply_of_the_same_plan_is_refused_while_one_runs(make_estate: Any, cli: Any, tmp_path: Path) -> None:
@@ -125,7 +137,7 @@ def test_a_second_apply_of_the_same_plan_is_refused_while_one_runs(make_estate: 
 
     assert proc.returncode == 2
     assert "another apply" in proc.stderr
-    assert estate.keys() == {estate.key_id: "Active"}
+    assert estate.key_status() == {estate.key_id: "Active"}
 
 
 def test_two_racing_applies_create_exactly_one_new_key(
@@ -134,11 +146,13 @@ def test_two_racing_applies_create_exactly_one_new_key(
     estate = make_estate()
     _, plan = cli_plan(estate, cli, tmp_path)
     cmd = [sys.executable, "-m", "nhiwarden.cli.app", "apply", str(plan)]
-    procs = [subprocess.Popen(cmd, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     codes = sorted(p.wait(timeout=60) for p in procs)
 
     assert codes[0] == 0 and codes[1] in (0, 2)
-    assert len(estate.keys()) == 2
+    assert len(estate.key_status()) == 2
 
 
 def test_plan_never_touches_a_key_or_user_outside_the_finding(make_estate: Any, cli: Any, tmp_path: Path) -> None:
@@ -146,7 +160,7 @@ def test_plan_never_touches_a_key_or_user_outside_the_finding(make_estate: Any, 
     _, plan = cli_plan(target, cli, tmp_path)
     assert cli(["apply", str(plan)]).returncode == 0
 
-    assert bystander.keys() == {bystander.key_id: "Active"}
+    assert bystander.key_status() == {bystander.key_id: "Active"}
     doc = json.loads(plan.read_text())
     assert bystander.user not in json.dumps(doc)
     assert {s["params"].get("user") for s in doc["steps"] if "user" in s["params"]} == {target.user}
@@ -162,7 +176,7 @@ def test_a_finding_whose_key_id_is_not_on_the_user_is_refused(make_estate: Any, 
     assert proc.returncode == 2
     assert "matched by id only" in proc.stderr
     assert not plan.exists()
-    assert estate.keys() == {fresh: "Active"}
+    assert estate.key_status() == {fresh: "Active"}
 
 
 def test_a_key_inside_the_grace_period_is_never_planned(make_estate: Any, cli: Any, tmp_path: Path) -> None:
@@ -184,8 +198,20 @@ def test_rule_selection_skips_young_keys_and_plans_only_old_ones(
     plan = tmp_path / "plan.json"
 
     proc = cli(
-        ["plan", "rotate", "--report", str(report), "--rule", "rotation-overdue", "--grace-days", "7",
-         "--deliver", f"vault-kv:secret/{old.kv_path}", "-o", str(plan)],
+        [
+            "plan",
+            "rotate",
+            "--report",
+            str(report),
+            "--rule",
+            "rotation-overdue",
+            "--grace-days",
+            "7",
+            "--deliver",
+            f"vault-kv:secret/{old.kv_path}",
+            "-o",
+            str(plan),
+        ],
     )
 
     assert proc.returncode == 0, proc.stderr
@@ -204,14 +230,26 @@ def test_more_findings_than_max_changes_refuses_the_whole_plan(
     plan = tmp_path / "plan.json"
 
     proc = cli(
-        ["plan", "rotate", "--report", str(report), "--rule", "rotation-overdue", "--max-changes", "2",
-         "--deliver", "vault-kv:secret/unused/path", "-o", str(plan)],
+        [
+            "plan",
+            "rotate",
+            "--report",
+            str(report),
+            "--rule",
+            "rotation-overdue",
+            "--max-changes",
+            "2",
+            "--deliver",
+            "vault-kv:secret/unused/path",
+            "-o",
+            str(plan),
+        ],
     )
 
     assert proc.returncode == 2
     assert "--max-changes" in proc.stderr
     assert not plan.exists()
-    assert all(e.keys() == {e.key_id: "Active"} for e in estates)
+    assert all(e.key_status() == {e.key_id: "Active"} for e in estates)
 
 
 def test_failed_apply_error_message_carries_no_secret(make_estate: Any, cli: Any, tmp_path: Path) -> None:
@@ -226,4 +264,4 @@ def test_failed_apply_error_message_carries_no_secret(make_estate: Any, cli: Any
     journal = plan.with_name(plan.stem + ".journal.jsonl").read_text()
     assert '"rolled-back"' in journal
     assert_no_secret([proc.stderr, proc.stdout, journal], old_secret)
-    assert estate.keys() == {estate.key_id: "Active"}
+    assert estate.key_status() == {estate.key_id: "Active"}

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nhiwarden.playbooks import Engine, PlanError, StateChanged, StepFailed
 from nhiwarden.playbooks.actions import Action, Context, action, observer
 from nhiwarden.playbooks.journal import Journal, exclusive
@@ -64,11 +63,32 @@ class UseSecret(Action):
 
 
 def step(sid: str, stage: str, group: str = "t1:rotate", **kw: Any) -> Step:
-    return Step(id=sid, stage=stage, group=group, action=kw.pop("action", "mem.put"), target="mem", api_call=f"put {sid}", rollback="restore", **kw)  # type: ignore[arg-type]
+    return Step(
+        id=sid,
+        stage=stage,
+        group=group,
+        action=kw.pop("action", "mem.put"),
+        target="mem",
+        api_call=f"put {sid}",
+        rollback="restore",
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def make_plan(steps: list[Step], **kw: Any) -> Plan:
-    checks = kw.pop("checks", [Check(id="c1", observe="mem.value", params={"key": "guard"}, expect={"value": "ok"}, invariant=True, text="guard is ok")])
+    checks = kw.pop(
+        "checks",
+        [
+            Check(
+                id="c1",
+                observe="mem.value",
+                params={"key": "guard"},
+                expect={"value": "ok"},
+                invariant=True,
+                text="guard is ok",
+            )
+        ],
+    )
     plan = Plan(
         id="plan-test",
         playbook="rotate",
@@ -96,7 +116,14 @@ def rotation() -> list[Step]:
         step("t1.a", "create", params={"key": "a", "value": 1}),
         step("t1.b", "deliver", params={"key": "b", "value": 2}),
         step("t1.c", "deactivate", params={"key": "c", "value": 3}),
-        step("t1.d", "delete", group="t1:delete", manual=True, params={"key": "d", "value": 4}, not_before={"after": "t1.c", "days": 7}),
+        step(
+            "t1.d",
+            "delete",
+            group="t1:delete",
+            manual=True,
+            params={"key": "d", "value": 4},
+            not_before={"after": "t1.c", "days": 7},
+        ),
     ]
 
 
@@ -124,7 +151,7 @@ def test_a_manual_stage_needs_the_earlier_manual_stage_completed(tmp_path: Path)
         step("t1.x", "disable", group="t1:disable", manual=True, params={"key": "x", "value": 1}),
         step("t1.y", "delete", group="t1:delete", manual=True, params={"key": "y", "value": 2}),
     ]
-    with pytest.raises(PlanError, match="needs step t1.x"):
+    with pytest.raises(PlanError, match=r"needs step t1\.x"):
         Engine(make_plan(steps), tmp_path / "j", now=NOW).apply(stage="delete")
     assert "n" not in STORE
 
@@ -193,7 +220,13 @@ def test_resume_continues_after_the_last_completed_step(tmp_path: Path) -> None:
 def test_a_secret_lost_with_its_process_is_recreated_before_delivery(tmp_path: Path) -> None:
     steps = [
         step("t1.make", "create", action="mem.make-secret"),
-        step("t1.use", "deliver", action="mem.use-secret", params={"from": "t1.make", "serial": "${t1.make.serial}"}, secret_from="t1.make"),
+        step(
+            "t1.use",
+            "deliver",
+            action="mem.use-secret",
+            params={"from": "t1.make", "serial": "${t1.make.serial}"},
+            secret_from="t1.make",
+        ),
     ]
     plan = make_plan(steps)
     Engine(plan, tmp_path / "j", now=NOW).apply(stage="create")  # the process ends: the secret is gone

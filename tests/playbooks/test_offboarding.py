@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pb_helpers import Estate
-
 from nhiwarden.playbooks import Engine, PlanError, load_plan
+from pb_helpers import Estate
 
 
 class Hook:
@@ -46,7 +45,19 @@ def hook() -> Iterator[Hook]:
 
 def offboard_plan(cli: Any, estate: Estate, tmp_path: Path, *extra: str) -> Path:
     plan = tmp_path / f"offboard-{estate.user}.json"
-    proc = cli(["plan", "offboard", "--report", str(estate.report_path), "--finding", estate.finding_id, "-o", str(plan), *extra])
+    proc = cli(
+        [
+            "plan",
+            "offboard",
+            "--report",
+            str(estate.report_path),
+            "--finding",
+            estate.finding_id,
+            "-o",
+            str(plan),
+            *extra,
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     return plan
 
@@ -71,19 +82,19 @@ def test_offboarding_notifies_then_disables_then_deletes_in_separate_stages(
     assert "dormant-identity" in body["text"] and estate.user in body["text"]
     assert (now + timedelta(days=7)).date().isoformat() in body["text"]
     assert body["blocks"]
-    assert estate.keys() == {estate.key_id: "Active"}
+    assert estate.key_status() == {estate.key_id: "Active"}
 
     with pytest.raises(PlanError, match="not due"):
         Engine(plan, journal, now=now + timedelta(days=2)).apply(stage="disable")
     disabled = Engine(plan, journal, now=now + timedelta(days=8)).apply(stage="disable")
     assert disabled.ran == ["t1.disable-keys", "t1.quarantine"]
-    assert estate.keys() == {estate.key_id: "Inactive"}
+    assert estate.key_status() == {estate.key_id: "Inactive"}
     doc = estate.iam.get_user_policy(UserName=estate.user, PolicyName="nhiwarden-quarantine")["PolicyDocument"]
     assert doc["Statement"][0]["Effect"] == "Deny" and doc["Statement"][0]["Action"] == "*"
 
     deleted = Engine(plan, journal, now=now + timedelta(days=16)).apply(stage="delete")
     assert deleted.ran == ["t1.delete-keys"]
-    assert estate.keys() == {}
+    assert estate.key_status() == {}
     assert "SECRETPART" not in journal.read_text()
 
 
@@ -108,18 +119,21 @@ def test_rollback_journal_restores_a_disabled_user(make_estate: Any, cli: Any, t
     estate = make_estate(age_days=200, rule="dormant-identity")
     plan = offboard_plan(cli, estate, tmp_path)
     assert cli(["apply", str(plan)]).returncode == 0  # no notify step: disable waits for --stage
-    assert estate.keys() == {estate.key_id: "Active"}
+    assert estate.key_status() == {estate.key_id: "Active"}
 
     assert cli(["apply", str(plan), "--stage", "disable"]).returncode == 0
-    assert estate.keys() == {estate.key_id: "Inactive"} and policies(estate) == ["nhiwarden-quarantine"]
+    assert estate.key_status() == {estate.key_id: "Inactive"} and policies(estate) == ["nhiwarden-quarantine"]
 
     journal = plan.with_name(plan.stem + ".journal.jsonl")
     restored = cli(["apply", str(plan), "--rollback", str(journal)])
 
     assert restored.returncode == 0, restored.stderr
-    assert estate.keys() == {estate.key_id: "Active"}
+    assert estate.key_status() == {estate.key_id: "Active"}
     assert policies(estate) == []
-    assert [json.loads(line)["event"] for line in journal.read_text().splitlines()][-2:] == ["rolled-back", "rolled-back"]
+    assert [json.loads(line)["event"] for line in journal.read_text().splitlines()][-2:] == [
+        "rolled-back",
+        "rolled-back",
+    ]
 
 
 def test_disable_reactivates_only_keys_it_deactivated(make_estate: Any, cli: Any, tmp_path: Path) -> None:
@@ -135,15 +149,19 @@ def test_disable_reactivates_only_keys_it_deactivated(make_estate: Any, cli: Any
 
     assert cli(["apply", str(plan), "--rollback", str(journal)]).returncode == 0
 
-    assert estate.keys() == {estate.key_id: "Active", spare: "Inactive"}
+    assert estate.key_status() == {estate.key_id: "Active", spare: "Inactive"}
 
 
-def test_offboarding_refuses_a_user_with_a_key_inside_the_grace_period(make_estate: Any, cli: Any, tmp_path: Path) -> None:
+def test_offboarding_refuses_a_user_with_a_key_inside_the_grace_period(
+    make_estate: Any, cli: Any, tmp_path: Path
+) -> None:
     estate = make_estate(age_days=200, rule="dormant-identity")
     estate.iam.create_access_key(UserName=estate.user)
     plan = tmp_path / "p.json"
 
-    proc = cli(["plan", "offboard", "--report", str(estate.report_path), "--finding", estate.finding_id, "-o", str(plan)])
+    proc = cli(
+        ["plan", "offboard", "--report", str(estate.report_path), "--finding", estate.finding_id, "-o", str(plan)]
+    )
 
     assert proc.returncode == 2 and "grace period" in proc.stderr
     assert not plan.exists()

@@ -10,11 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from pb_helpers import build_report
-
 from nhiwarden.findings import Finding, IdentityRef, Severity, fingerprint
 from nhiwarden.model import Identity
 from nhiwarden.playbooks import Engine, PlanError, PlanRequest, connections, make_plan
+from pb_helpers import build_report
 
 LATER = datetime.now(UTC) + timedelta(days=30)  # secret-ids are "30 days old" from here (OpenBao ages cannot be faked)
 
@@ -31,11 +30,16 @@ class Role:
         self.token = self.login().json()["auth"]["client_token"] if login else None
 
     def login(self) -> httpx.Response:
-        return httpx.post(f"{self.addr}/v1/auth/{self.mount}/login", json={"role_id": self.role_id, "secret_id": self.secret_id})
+        return httpx.post(
+            f"{self.addr}/v1/auth/{self.mount}/login", json={"role_id": self.role_id, "secret_id": self.secret_id}
+        )
 
     def token_works(self) -> bool:
         assert self.token
-        return httpx.get(f"{self.addr}/v1/auth/token/lookup-self", headers={"X-Vault-Token": self.token}).status_code == 200
+        return (
+            httpx.get(f"{self.addr}/v1/auth/token/lookup-self", headers={"X-Vault-Token": self.token}).status_code
+            == 200
+        )
 
     def accessors(self) -> list[str]:
         r = self.http.request("LIST", f"auth/{self.mount}/role/ci/secret-id")
@@ -55,12 +59,20 @@ def plan_for(role: Role, moto_url: str, tmp_path: Path, now: datetime = LATER) -
     )
     report = build_report([finding], [identity], moto_url=moto_url)
     return make_plan(
-        PlanRequest(playbook="offboard", report=report, finding_ids=[finding.id], connections=connections(report, dict(os.environ)), now=now)
+        PlanRequest(
+            playbook="offboard",
+            report=report,
+            finding_ids=[finding.id],
+            connections=connections(report, dict(os.environ)),
+            now=now,
+        )
     )
 
 
 @pytest.mark.parametrize("logged_in", [True, False])
-def test_disable_blocks_the_approle_and_rollback_restores_it(bao: Any, cloud_env: dict[str, str], moto_url: str, tmp_path: Path, logged_in: bool) -> None:
+def test_disable_blocks_the_approle_and_rollback_restores_it(
+    bao: Any, cloud_env: dict[str, str], moto_url: str, tmp_path: Path, logged_in: bool
+) -> None:
     role = Role(bao, login=logged_in)
     plan = plan_for(role, moto_url, tmp_path)
     engine = Engine(plan, tmp_path / "j.jsonl", now=LATER)
@@ -76,7 +88,9 @@ def test_disable_blocks_the_approle_and_rollback_restores_it(bao: Any, cloud_env
         assert role.token_works()
 
 
-def test_delete_stage_destroys_only_the_planned_secret_ids(bao: Any, cloud_env: dict[str, str], moto_url: str, tmp_path: Path) -> None:
+def test_delete_stage_destroys_only_the_planned_secret_ids(
+    bao: Any, cloud_env: dict[str, str], moto_url: str, tmp_path: Path
+) -> None:
     role = Role(bao, login=True)
     plan = plan_for(role, moto_url, tmp_path)
     planned = set(role.accessors())
@@ -90,7 +104,9 @@ def test_delete_stage_destroys_only_the_planned_secret_ids(bao: Any, cloud_env: 
     assert planned.isdisjoint(role.accessors())
 
 
-def test_secret_ids_inside_the_grace_period_block_the_plan(bao: Any, cloud_env: dict[str, str], moto_url: str, tmp_path: Path) -> None:
+def test_secret_ids_inside_the_grace_period_block_the_plan(
+    bao: Any, cloud_env: dict[str, str], moto_url: str, tmp_path: Path
+) -> None:
     role = Role(bao, login=False)
     with pytest.raises(PlanError, match="grace period"):
         plan_for(role, moto_url, tmp_path, now=datetime.now(UTC))
