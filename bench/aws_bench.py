@@ -199,7 +199,10 @@ def analyse(report: dict[str, Any]) -> tuple[list[AccountCalls], dict[str, int]]
                 account=scope["scope"],
                 identities=scope.get("identity_count", 0),
                 calls=sum(calls.values()),
-                pages=int((scope.get("attributes") or {}).get("authorization_details_pages") or 0),
+                # Pagination: GetAccountAuthorizationDetails pages, and the Organization's account list
+                # (the provider counts ListAccounts in the caller's account).
+                pages=int((scope.get("attributes") or {}).get("authorization_details_pages") or 0)
+                + calls.get("organizations:ListAccounts", 0),
                 users_with_key_findings=len(flagged.get(scope["scope"], set())),
                 by_action=dict(calls),
             )

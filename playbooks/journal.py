@@ -116,7 +116,7 @@ def exclusive(paths: list[Path]) -> Iterator[None]:
         for path in paths:
             lock = path.with_name(path.name + ".lock")
             lock.parent.mkdir(parents=True, exist_ok=True)
-            fh = lock.open("a+", encoding="utf-8")
+            fh: IO[str] = lock.open("a+", encoding="utf-8")
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -21,8 +21,8 @@ def renderable(plan: Plan) -> RenderableType:
     for t in plan.targets:
         owner = f"  owner {t.owner}" if t.owner else ""
         head.append(f"target {t.credential_id or t.identity_name}  ({t.identity_uid}; finding {t.finding_id}){owner}\n")
-    for s in plan.skipped:
-        head.append(f"skipped {s}\n", style="yellow")
+    for reason in plan.skipped:
+        head.append(f"skipped {reason}\n", style="yellow")
 
     checks = Table(title="preconditions (re-checked by apply against live state)", title_justify="left", expand=False)
     checks.add_column("check")

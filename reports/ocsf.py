@@ -178,4 +178,6 @@ def events(report: Report) -> list[dict[str, Any]]:
 
 
 def render(report: Report) -> str:
-    return json.dumps(events(report), indent=1, ensure_ascii=False, default=str) + "\n"
+    """A JSON array with one event per line (compact: the C encoder is used only without indent)."""
+    lines = [json.dumps(event, ensure_ascii=False, default=str) for event in events(report)]
+    return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"

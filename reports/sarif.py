@@ -239,6 +239,10 @@ def _notifications(report: Report) -> list[dict[str, Any]]:
 
 def build(report: Report, *, max_results: int = MAX_RESULTS, max_gzip_bytes: int = MAX_GZIP_BYTES) -> dict[str, Any]:
     """The SARIF log as a dict, within GitHub's limits."""
+    return _build(report, max_results, max_gzip_bytes)[0]
+
+
+def _build(report: Report, max_results: int, max_gzip_bytes: int) -> tuple[dict[str, Any], str]:
     baselined = report.baseline is not None
     entries: list[tuple[Finding, str | None, ExceptionInForce | None]] = [
         (f, "new" if baselined else None, None) for f in report.findings
@@ -256,10 +260,12 @@ def build(report: Report, *, max_results: int = MAX_RESULTS, max_gzip_bytes: int
     total = len(results)
     limit = min(total, max_results)
     log = _log(report, rules, results[:limit], total)
-    while limit > 0 and len(gzip.compress(_dump(log).encode())) > max_gzip_bytes:
+    text = _dump(log)
+    while limit > 0 and len(gzip.compress(text.encode(), compresslevel=6)) > max_gzip_bytes:
         limit = limit * 3 // 4
         log = _log(report, rules, results[:limit], total)
-    return log
+        text = _dump(log)
+    return log, text
 
 
 def _log(report: Report, rules: list[dict[str, Any]], results: list[dict[str, Any]], total: int) -> dict[str, Any]:
@@ -313,8 +319,9 @@ def _log(report: Report, rules: list[dict[str, Any]], results: list[dict[str, An
 
 
 def _dump(log: dict[str, Any]) -> str:
-    return json.dumps(log, indent=1, ensure_ascii=False, default=str) + "\n"
+    # Compact: the C encoder is used only without indent, and large estates produce 25,000 results.
+    return json.dumps(log, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
 
 
 def render(report: Report) -> str:
-    return _dump(build(report))
+    return _build(report, MAX_RESULTS, MAX_GZIP_BYTES)[1]

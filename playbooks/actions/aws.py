@@ -8,6 +8,7 @@ it arrives and handed to the delivery step in memory only. Imports boto3 lazily.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,17 +32,36 @@ def _config() -> Any:
     return BotoConfig(retries={"max_attempts": 4, "mode": "standard"}, user_agent_extra="nhiwarden-playbook")
 
 
-def client(ctx: Context, service: str) -> Any:
-    def make() -> Any:
-        import boto3
+_SESSIONS: dict[tuple[str | None, str], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
 
+
+def session(ctx: Context) -> Any:
+    """One boto3 Session per profile and region for the process: its loaded API models are reused."""
+    import boto3
+
+    conn = ctx.connection("aws")
+    key = (conn.get("profile"), conn.get("region") or "us-east-1")
+    with _SESSIONS_LOCK:
+        if key not in _SESSIONS:
+            _SESSIONS[key] = boto3.Session(profile_name=key[0], region_name=key[1])
+        return _SESSIONS[key]
+
+
+def client(ctx: Context, service: str, **credentials: Any) -> Any:
+    """A client on the shared session; ``credentials`` (e.g. a new key to verify) are never cached."""
+
+    def make() -> Any:
         conn = ctx.connection("aws")
-        session = boto3.Session(profile_name=conn.get("profile"), region_name=conn.get("region") or "us-east-1")
-        kwargs: dict[str, Any] = {"config": _config()}
+        kwargs: dict[str, Any] = {"config": _config(), **credentials}
         if conn.get("endpoint_url"):
             kwargs["endpoint_url"] = conn["endpoint_url"]
-        return session.client(service, **kwargs)
+        shared = session(ctx)
+        with _SESSIONS_LOCK:  # boto3 sessions are not thread-safe while creating clients
+            return shared.client(service, **kwargs)
 
+    if credentials:
+        return make()
     return ctx.cached(f"aws:{service}", make)
 
 
@@ -198,23 +218,19 @@ class VerifyAccessKey(Action):
     name = "aws.verify-access-key"
 
     def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-        import boto3
-
         source = params["read_from"]
         delivery = get_action(source["action"])
         fields = delivery.read_back(ctx, ctx.resolve(source["params"]))  # type: ignore[attr-defined]
         key_id = fields.get("aws_access_key_id")
         if key_id != params["key_id"]:
             raise StepError(f"delivery target holds key {key_id}, expected {params['key_id']}")
-        conn = ctx.connection("aws")
-        kwargs: dict[str, Any] = {"config": _config()}
-        if conn.get("endpoint_url"):
-            kwargs["endpoint_url"] = conn["endpoint_url"]
-        sts = boto3.Session(
+        sts = client(
+            ctx,
+            "sts",
             aws_access_key_id=key_id,
             aws_secret_access_key=fields.get("aws_secret_access_key"),
-            region_name=conn.get("region") or "us-east-1",
-        ).client("sts", **kwargs)
+            aws_session_token=None,
+        )
         last: Exception | None = None
         for attempt in range(VERIFY_ATTEMPTS):
             try:

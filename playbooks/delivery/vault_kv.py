@@ -54,7 +54,7 @@ def current_version(ctx: Context, params: dict[str, Any]) -> int:
 @observer("vault-kv.secret")
 def observe_secret(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     data, version = read_current(ctx, params)
-    key_field = params.get("key_field")
+    key_field = str(params.get("key_field") or "")
     return {
         "exists": version > 0,
         "version": version,

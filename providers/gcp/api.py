@@ -23,6 +23,7 @@ from nhiwarden.retry import RetryPolicy, parse_retry_after
 
 T = TypeVar("T")
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
+IAM_GRPC_HOST = "iam.googleapis.com:443"
 _RETRYABLE = {429, 500, 502, 503, 504, 0}
 _SECRET_FIELDS = ("private_key", "client_secret", "refresh_token", "access_token")
 
@@ -202,22 +203,27 @@ class GcpApi:
 
     # --- gRPC (google-cloud-iam) -----------------------------------------------------------------
     def iam(self) -> Any:
-        from google.cloud import iam_admin_v1
+        """The google-cloud-iam client on a channel whose bearer token comes from ``authorize``.
 
-        creds = self.credentials()
+        Google: TLS to iam.googleapis.com; the fakes: a plaintext loopback channel. Either way every
+        call's token passes through ``authorize``, which registers it for redaction.
+        """
+        import grpc
+        from google.cloud import iam_admin_v1
+        from google.cloud.iam_admin_v1.services.iam.transports import IAMGrpcTransport
+
+        from nhiwarden.providers.gcp.grpc_auth import AuthInterceptor
+
+        self.credentials()
         with self._lock:
             if self._iam is None:
+                options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
                 if self.grpc_endpoint:
-                    import grpc
-                    from google.cloud.iam_admin_v1.services.iam.transports import IAMGrpcTransport
-                    from nhiwarden.providers.gcp.grpc_auth import AuthInterceptor
-
-                    self._channel = grpc.intercept_channel(
-                        grpc.insecure_channel(self.grpc_endpoint), AuthInterceptor(self.authorize)
-                    )
-                    self._iam = iam_admin_v1.IAMClient(transport=IAMGrpcTransport(channel=self._channel))
+                    raw = grpc.insecure_channel(self.grpc_endpoint, options=options)
                 else:
-                    self._iam = iam_admin_v1.IAMClient(credentials=creds)
+                    raw = grpc.secure_channel(IAM_GRPC_HOST, grpc.ssl_channel_credentials(), options=options)
+                self._channel = grpc.intercept_channel(raw, AuthInterceptor(self.authorize))
+                self._iam = iam_admin_v1.IAMClient(transport=IAMGrpcTransport(channel=self._channel))
             return self._iam
 
     def grpc(self, calls: CallLog | None, action: str, fn: Callable[[Any], T]) -> T:
@@ -226,8 +232,6 @@ class GcpApi:
 
         def once() -> T:
             client = self.iam()
-            if self.grpc_endpoint:
-                self._fresh_token()
             if calls is not None:
                 calls(action)
             try:

@@ -135,17 +135,17 @@ class ProjectDiscovery:
     def list_accounts(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         token = ""
+
+        def page_of(client: Any) -> Any:
+            return client.list_service_accounts(
+                request={"name": f"projects/{self.project}", "page_size": ACCOUNT_PAGE, "page_token": token},
+                retry=None,
+                timeout=self.api.timeout,
+            )
+
         while True:
             try:
-                page = self.api.grpc(
-                    self.calls,
-                    "ListServiceAccounts",
-                    lambda c, t=token: c.list_service_accounts(
-                        request={"name": f"projects/{self.project}", "page_size": ACCOUNT_PAGE, "page_token": t},
-                        retry=None,
-                        timeout=self.api.timeout,
-                    ),
-                )
+                page = self.api.grpc(self.calls, "ListServiceAccounts", page_of)
             except ApiFailure as exc:
                 raise exc.scope_error(f"cannot list service accounts of project {self.project}") from None
             for account in page.accounts:

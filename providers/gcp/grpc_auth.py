@@ -1,7 +1,7 @@
-"""Bearer-token metadata for the IAM gRPC client on a plaintext loopback channel (the local fakes).
+"""Bearer-token metadata for the IAM gRPC client, from the provider's own credentials.
 
-Against Google the GAPIC client authenticates its own TLS channel; this interceptor exists only for the
-``iam_grpc_endpoint`` override. Imported lazily: importing it loads grpc.
+Used on the TLS channel to Google and on the plaintext loopback channel to the fakes alike, so one code
+path refreshes and registers (for redaction) every token. Imported lazily: importing it loads grpc.
 """
 
 from __future__ import annotations

@@ -244,7 +244,7 @@ class KubernetesProvider(Provider):
         result.credential_count = sum(len(i.credentials) for i in result.identities)
         result.attributes.update(
             {
-                "server": api.server,
+                "server": redact(api.server),
                 "cluster": scope.params.get("cluster"),
                 "legacy_token_tracking_since": tracking.date().isoformat() if tracking else None,
                 "orphan_legacy_tokens": _orphans(secrets, service_accounts),

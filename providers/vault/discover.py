@@ -12,6 +12,7 @@ refused token raises ``ScopeError``. Never writes, never reads a secret value.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -638,7 +639,7 @@ class NamespaceScan:
         budget = [self.max_items]
         for mount in mounts:
             paths = list(self._walk(mount, "", budget))
-            fetched = self._map(lambda path, m=mount: self._fetch_secret(m, path), paths)  # type: ignore[misc]
+            fetched = self._map(functools.partial(self._fetch_secret, mount), paths)
             for path, secret in zip(paths, fetched, strict=True):
                 if secret is not None:
                     self._one_secret(mount, path, *secret)

@@ -6,6 +6,7 @@ Imported only when the provider is loaded; hvac itself is imported inside the AP
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -209,12 +210,12 @@ class VaultProvider(Provider):
             checks.append(DoctorCheck(scope=scope.id, check="connect", ok=False, detail=exc.reason))
         finally:
             api.close()
-        checks.append(
-            DoctorCheck(
-                scope=scope.id,
-                check="audit log",
-                ok=self.vault_settings.audit_log is not None,
-                detail="given" if self.vault_settings.audit_log else "not given: no last-used verdicts",
-            )
-        )
+        log = self.vault_settings.audit_log
+        if log is None:
+            detail, ok = "not given (optional): no unused/dormant verdicts for Vault", True
+        else:
+            log_path = Path(log).expanduser()
+            ok = log_path.is_file() and os.access(log_path, os.R_OK)
+            detail = f"{log_path} readable" if ok else f"{log_path} missing or unreadable"
+        checks.append(DoctorCheck(scope=scope.id, check="audit log", ok=ok, detail=detail))
         return checks

@@ -38,7 +38,7 @@ def _accounts(ctx: RuleContext) -> Iterator[Identity]:
         "privilege-escalation rights."
     ),
     providers=(PROVIDER,),
-    remediation=("k8s-dedicated-service-account",),
+    remediation=("reconfigure", "remove-grant"),
 )
 def default_service_account(ctx: RuleContext) -> Iterator[Hit]:
     for identity in _accounts(ctx):
@@ -91,7 +91,7 @@ def default_service_account(ctx: RuleContext) -> Iterator[Hit]:
         "its own, or it is a namespace's default account."
     ),
     providers=(PROVIDER,),
-    remediation=("k8s-disable-automount",),
+    remediation=("reconfigure",),
 )
 def token_automount(ctx: RuleContext) -> Iterator[Hit]:
     for identity in _accounts(ctx):

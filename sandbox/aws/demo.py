@@ -60,10 +60,10 @@ def _healthy(name: str, team: str, age: float = 40) -> UserSpec:
     )
 
 
-def demo_specs() -> list[AccountSpec]:
-    """The demo estate; tests assert its exact inventory."""
-    prod = AccountSpec(
-        account_id=PROD,
+def demo_specs(prod: str = PROD, staging: str = STAGING) -> list[AccountSpec]:
+    """The demo estate (account ids can be changed, e.g. by tests); tests assert its exact inventory."""
+    prod_spec = AccountSpec(
+        account_id=prod,
         policies={
             "nhiwarden-scanner": scanner_policy(),
             "deploy-with-passrole": allow("iam:PassRole", "ec2:RunInstances", "ec2:Describe*"),
@@ -179,7 +179,7 @@ def demo_specs() -> list[AccountSpec]:
                 created_days_ago=300,
                 last_used_days_ago=30,
                 managed=["ReadOnlyAccess"],
-                trust=_trust_account(STAGING),
+                trust=_trust_account(staging),
                 tags={"owner": "security"},
             ),
             RoleSpec(
@@ -194,7 +194,7 @@ def demo_specs() -> list[AccountSpec]:
                 created_days_ago=900,
                 last_used_days_ago=95,
                 managed=["AdministratorAccess"],
-                trust=_trust_account(PROD),
+                trust=_trust_account(prod),
                 tags={"owner": "security"},
             ),
             RoleSpec(
@@ -215,8 +215,8 @@ def demo_specs() -> list[AccountSpec]:
             ),
         ],
     )
-    staging = AccountSpec(
-        account_id=STAGING,
+    staging_spec = AccountSpec(
+        account_id=staging,
         users=[
             UserSpec(
                 "svc-staging-deploy",
@@ -240,7 +240,7 @@ def demo_specs() -> list[AccountSpec]:
                 created_days_ago=1000,
                 last_used_days_ago=1,
                 managed=["AdministratorAccess"],
-                trust=_trust_account(PROD),
+                trust=_trust_account(prod),
             ),
             RoleSpec(
                 "staging-app",
@@ -258,7 +258,7 @@ def demo_specs() -> list[AccountSpec]:
             ),
         ],
     )
-    return [prod, staging]
+    return [prod_spec, staging_spec]
 
 
 @contextmanager

@@ -106,6 +106,14 @@ def seed_org(now: datetime, store: Store | None = None, *, denied_project: bool 
     billing.keys.append(aged)
     _system_keys(ids, billing, now, now - 2 * day)
     seeded.keys["aged-in-use"] = aged.key_id
+    successor = Key(ids.key_id(), now - 5 * day, last_authenticated=now - day)  # rotation never finished
+    billing.keys.append(successor)
+    seeded.keys["successor"] = successor.key_id
+
+    archive = _sa(ids, pay, "archive-reader", last_authenticated=now - 250 * day)
+    stale = Key(ids.key_id(), now - 300 * day, last_authenticated=now - 250 * day)
+    archive.keys.append(stale)
+    seeded.keys["dormant"] = stale.key_id
 
     reporting = _sa(ids, pay, "reporting", last_authenticated=now - 3 * day)
     off = Key(
@@ -114,6 +122,11 @@ def seed_org(now: datetime, store: Store | None = None, *, denied_project: bool 
     reporting.keys.append(off)
     _system_keys(ids, reporting, now, now - 3 * day)
     seeded.keys["disabled"] = off.key_id
+
+    retired = _sa(ids, pay, "retired-etl", disabled=True, description="Disabled in 2025 migration")
+    retired_key = Key(ids.key_id(), now - 500 * day)
+    retired.keys.append(retired_key)
+    seeded.keys["on-disabled-account"] = retired_key.key_id
 
     compute = pay.add(
         ServiceAccount(

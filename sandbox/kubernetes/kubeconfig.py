@@ -6,6 +6,7 @@ created with mode 0600 like ``kubectl`` does.
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,14 @@ class KubeContext:
     token: str
     cluster: str | None = None
     namespace: str = "default"
+    ca_pem: bytes | None = None  # the server's CA, for HTTPS servers
+
+
+def _cluster(c: KubeContext) -> dict[str, str]:
+    entry = {"server": c.server}
+    if c.ca_pem:
+        entry["certificate-authority-data"] = base64.b64encode(c.ca_pem).decode()
+    return entry
 
 
 def write_kubeconfig(path: Path, contexts: list[KubeContext], current: str | None = None) -> Path:
@@ -28,7 +37,7 @@ def write_kubeconfig(path: Path, contexts: list[KubeContext], current: str | Non
         "kind": "Config",
         "preferences": {},
         "current-context": current or (contexts[0].name if contexts else ""),
-        "clusters": [{"name": c.cluster or c.name, "cluster": {"server": c.server}} for c in contexts],
+        "clusters": [{"name": c.cluster or c.name, "cluster": _cluster(c)} for c in contexts],
         "users": [{"name": f"{c.name}-scanner", "user": {"token": c.token}} for c in contexts],
         "contexts": [
             {

@@ -153,7 +153,11 @@ class FakeApiServer:
         tokens: dict[str, str] | None = None,
         git_version: str = "v1.33.2",
         clock: Callable[[], datetime] | None = None,
+        tls: bool = False,
     ) -> None:
+        """``tls=True`` serves HTTPS with a throw-away CA (``ca_pem``), as real API servers do."""
+        self.tls = tls
+        self.ca_pem: bytes | None = None
         self.store = store or Store()
         self.tokens: dict[str, str] = dict(tokens or {})  # bearer token -> user name
         self.git_version = git_version
@@ -174,6 +178,16 @@ class FakeApiServer:
         handler = _make_handler(self)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
+        if self.tls:
+            import ssl
+
+            import trustme
+
+            ca = trustme.CA()
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+            self.ca_pem = ca.cert_pem.bytes()
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-kube-apiserver")
         self._thread.daemon = True
         self._thread.start()
@@ -194,7 +208,8 @@ class FakeApiServer:
     @property
     def url(self) -> str:
         assert self._httpd is not None, "server not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
 
     # -- test hooks --------------------------------------------------------------------------
     def add_token(self, user: str) -> str:
@@ -448,6 +463,7 @@ class FakeApiServer:
                 field_selector=query.get("fieldSelector"),
                 limit=max(limit, 0),
                 continue_token=query.get("continue") or None,
+                copy_items=False,  # serialized right away, never mutated
             )
         except SelectorError as exc:
             raise ApiError(400, "BadRequest", str(exc)) from None
@@ -474,14 +490,12 @@ class FakeApiServer:
             return body, PARTIAL_LIST
         if _only_alternate(accept):
             raise ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json")
-        for item in page.items:  # list items carry no kind/apiVersion
-            item.pop("kind", None)
-            item.pop("apiVersion", None)
+        items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in page.items]
         return {
             "kind": f"{res.kind}List",
             "apiVersion": res.api_version,
             "metadata": meta,
-            "items": page.items,
+            "items": items,
         }, "application/json"
 
     def _get(self, route: _Route, accept: str) -> Obj:

@@ -107,10 +107,13 @@ class Store:
         return _rfc3339(self.clock or datetime.now(UTC))
 
     # -- writes ------------------------------------------------------------------------------
-    def put(self, obj: Obj, *, controllers: bool = True) -> Obj:
-        """Create or replace an object without validation (seeding); returns the stored copy."""
+    def put(self, obj: Obj, *, controllers: bool = True, owned: bool = False) -> Obj:
+        """Create or replace an object without validation (seeding); returns the stored copy.
+
+        ``owned``: the caller hands the object over (no defensive copy in, none out).
+        """
         res = resource_for(obj["apiVersion"], obj["kind"])
-        stored = copy.deepcopy(obj)
+        stored = obj if owned else copy.deepcopy(obj)
         meta = stored.setdefault("metadata", {})
         if not res.namespaced:
             meta.pop("namespace", None)
@@ -129,12 +132,12 @@ class Store:
             bucket[key] = stored
             if controllers and res.plural == "clusterroles":
                 self._aggregate()
-        return copy.deepcopy(stored)
+        return stored if owned else copy.deepcopy(stored)
 
     def put_many(self, objs: Iterable[Obj]) -> None:
-        """Seed many objects fast (controllers run once at the end)."""
+        """Seed many objects fast: the store takes ownership of them; controllers run once at the end."""
         for obj in objs:
-            self.put(obj, controllers=False)
+            self.put(obj, controllers=False, owned=True)
         with self._lock:
             self._aggregate()
 
@@ -209,8 +212,12 @@ class Store:
         field_selector: str | None = None,
         limit: int = 0,
         continue_token: str | None = None,
+        copy_items: bool = True,
     ) -> Page:
-        """One page in key order. Raises SelectorError, BadContinue or ContinueExpired."""
+        """One page in key order. Raises SelectorError, BadContinue or ContinueExpired.
+
+        ``copy_items=False`` returns the stored objects themselves: the caller must not mutate them.
+        """
         labels_ok = parse_label_selector(label_selector)
         fields_ok = parse_field_selector(field_selector, res.selectable)
         with self._lock:
@@ -247,7 +254,7 @@ class Store:
                 if limit and len(items) >= limit:
                     more = True
                     break
-                items.append(copy.deepcopy(obj))
+                items.append(copy.deepcopy(obj) if copy_items else obj)
                 last_key = key
             remaining: int | None = None
             if more and not filtered:

@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 from nhiwarden.model import Scope, ScopeResult
 from nhiwarden.providers.aws import AwsProvider
-from nhiwarden.sandbox.aws.demo import PROD, SCANNER, demo_specs
+from nhiwarden.sandbox.aws.demo import SCANNER, demo_specs
 from nhiwarden.sandbox.aws.estate import SeededEstate, seed
 from nhiwarden.sandbox.aws.server import MotoSandbox
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+# The demo estate under its own account ids, so an in-process ``start_demo`` elsewhere cannot clash.
+PROD = "310000000001"
+STAGING = "310000000002"
 _AWS_ENV = [k for k in os.environ if k.startswith("AWS_")]
 
 
@@ -30,7 +33,7 @@ def sandbox() -> Iterator[MotoSandbox]:
 
 @pytest.fixture(scope="session")
 def demo(sandbox: MotoSandbox) -> SeededEstate:
-    return seed(sandbox.endpoint, demo_specs(), NOW)
+    return seed(sandbox.endpoint, demo_specs(PROD, STAGING), NOW)
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +76,7 @@ def make_provider(sandbox: MotoSandbox, monkeypatch: pytest.MonkeyPatch) -> Call
 def demo_provider(
     demo: SeededEstate, make_provider: Callable[..., tuple[AwsProvider, Sleeps]]
 ) -> tuple[AwsProvider, Sleeps]:
-    return make_provider(demo.credentials[f"{PROD}/{SCANNER}"], accounts=[PROD, "444455556666"])
+    return make_provider(demo.credentials[f"{PROD}/{SCANNER}"], accounts=[PROD, STAGING])
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +84,7 @@ def demo_results(demo: SeededEstate, sandbox: MotoSandbox) -> dict[str, ScopeRes
     """The demo estate scanned once per session (tests only read it)."""
     with pytest.MonkeyPatch.context() as mp:
         use_credentials(mp, demo.credentials[f"{PROD}/{SCANNER}"])
-        provider = AwsProvider({"endpoint_url": sandbox.endpoint, "accounts": [PROD, "444455556666"]}, as_of=NOW)
+        provider = AwsProvider({"endpoint_url": sandbox.endpoint, "accounts": [PROD, STAGING]}, as_of=NOW)
         provider.sleep = Sleeps()
         return scan_all(provider)
 

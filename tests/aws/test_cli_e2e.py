@@ -8,10 +8,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from nhiwarden.sandbox.aws.demo import PROD, SCANNER, STAGING
+from nhiwarden.sandbox.aws.demo import SCANNER
 from nhiwarden.sandbox.aws.faults import Fault
 
 from ..conftest import run_cli
+from .conftest import PROD, STAGING
 
 SCHEMA = Path(__file__).parents[2] / "reports" / "schema" / "report.schema.json"
 

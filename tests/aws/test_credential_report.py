@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from nhiwarden.providers.aws.credential_report import parse_report
 
 HEADER = (

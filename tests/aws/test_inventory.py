@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from nhiwarden.model import Privilege
 from nhiwarden.providers.aws.credential_report import KEY_TRACKING_SINCE, PASSWORD_TRACKING_SINCE
-from nhiwarden.sandbox.aws.demo import PROD, STAGING, demo_specs
+from nhiwarden.sandbox.aws.demo import demo_specs
 
-from .conftest import NOW, scan_all
+from .conftest import NOW, PROD, STAGING, scan_all
 
 
 def _by_uid(result):  # type: ignore[no-untyped-def]
@@ -18,7 +18,7 @@ def _by_uid(result):  # type: ignore[no-untyped-def]
 def test_scan_lists_exactly_the_seeded_users_and_roles_of_both_accounts(demo_results):
     results = demo_results
     assert set(results) == {PROD, STAGING}
-    for spec in demo_specs():
+    for spec in demo_specs(PROD, STAGING):
         expected = {f"aws:{spec.account_id}:user/{u.name}" for u in spec.users} | {
             f"aws:{spec.account_id}:role/{r.name}" for r in spec.roles
         }

@@ -14,7 +14,7 @@ from nhiwarden.providers.aws import AwsProvider
 from nhiwarden.sandbox.aws.estate import AccountSpec, KeySpec, RoleSpec, UserSpec, admin_client
 from nhiwarden.sandbox.aws.faults import Fault
 
-from .conftest import scan, seed_accounts
+from .conftest import NOW, scan, seed_accounts
 
 ORG_MASTER = "300000000050"
 
@@ -32,7 +32,9 @@ def test_no_canary_secret_appears_in_the_model_dump(demo, demo_results):
 
 
 def test_a_secret_in_an_aws_error_message_is_redacted(demo, make_provider, sandbox):
-    from nhiwarden.sandbox.aws.demo import PROD, SCANNER
+    from nhiwarden.sandbox.aws.demo import SCANNER
+
+    from .conftest import PROD
 
     key_id, secret = demo.credentials[f"{PROD}/{SCANNER}"]
     sandbox.faults.add(
@@ -84,7 +86,9 @@ def test_organization_discovery_scans_every_active_account(sandbox, make_provide
 
 
 def test_doctor_names_the_missing_permission(demo, make_provider, sandbox):
-    from nhiwarden.sandbox.aws.demo import PROD, SCANNER
+    from nhiwarden.sandbox.aws.demo import SCANNER
+
+    from .conftest import PROD
 
     sandbox.faults.add(Fault("iam:ListAccessKeys", code="AccessDenied", status=403, account=PROD))
     provider, _ = make_provider(demo.credentials[f"{PROD}/{SCANNER}"])
@@ -118,7 +122,9 @@ with start_demo(pathlib.Path({str(tmp_path)!r})) as e:
 
 
 def test_doctor_says_when_the_cross_account_role_cannot_be_assumed(demo, make_provider, sandbox):
-    from nhiwarden.sandbox.aws.demo import PROD, SCANNER, STAGING
+    from nhiwarden.sandbox.aws.demo import SCANNER
+
+    from .conftest import PROD, STAGING
 
     sandbox.faults.add(Fault("sts:AssumeRole", code="AccessDenied", status=403, account=PROD))
     provider, _ = make_provider(demo.credentials[f"{PROD}/{SCANNER}"], accounts=[PROD, STAGING])
@@ -126,3 +132,30 @@ def test_doctor_says_when_the_cross_account_role_cannot_be_assumed(demo, make_pr
     (check,) = provider.doctor(staging)
     assert check.check == "sts:AssumeRole" and not check.ok
     assert f"arn:aws:iam::{STAGING}:role/OrganizationAccountAccessRole" in check.detail
+
+
+def test_aws_endpoint_url_from_the_environment_is_honoured(demo, sandbox, monkeypatch):
+    from nhiwarden.sandbox.aws.demo import SCANNER
+
+    from .conftest import PROD, use_credentials
+
+    use_credentials(monkeypatch, demo.credentials[f"{PROD}/{SCANNER}"])
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.endpoint)
+    provider = AwsProvider({}, as_of=NOW)
+    assert [s.id for s in provider.scopes()] == [PROD]
+
+
+def test_a_named_profile_supplies_the_credentials(demo, sandbox, monkeypatch, tmp_path):
+    from nhiwarden.sandbox.aws.demo import SCANNER
+
+    from .conftest import PROD, use_credentials
+
+    key_id, secret = demo.credentials[f"{PROD}/{SCANNER}"]
+    use_credentials(monkeypatch, ("unused", "unused-secret-value"))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    credentials = tmp_path / "credentials"
+    credentials.write_text(f"[audit]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    provider = AwsProvider({"profile": "audit", "endpoint_url": sandbox.endpoint}, as_of=NOW)
+    assert [s.id for s in provider.scopes()] == [PROD]

@@ -69,7 +69,7 @@ def test_policy_analyzer_disabled_makes_the_scope_partial_with_usage_unknown(inv
 def test_fully_readable_project_is_ok(inventory: Inventory) -> None:
     pay = next(s for s in inventory.scopes if s.scope == PAY)
     assert pay.status == "ok" and pay.missing == []
-    assert pay.attributes["service_account_count"] == 6
+    assert pay.attributes["service_account_count"] == 7
     assert pay.attributes["service_account_quota"] == 100
     assert pay.attributes["ancestors"] == ["folders/731904662018", "folders/268401937755", "organizations/584732910456"]
 
@@ -90,7 +90,15 @@ def test_service_account_identity_carries_uid_usage_and_impersonators(inventory:
 def test_only_user_managed_keys_become_static_credentials(inventory: Inventory, org: SeededOrg) -> None:
     ids = {c.id for i in inventory.identities for c in i.credentials}
     assert ids == {
-        org.keys[k] for k in ("exposed", "old-never-used", "aged-in-use", "disabled", "staging-unknown-usage")
+        org.keys[k]
+        for k in (
+            "exposed",
+            "old-never-used",
+            "aged-in-use",
+            "disabled",
+            "staging-unknown-usage",
+            "on-disabled-account",
+        )
     }
     for cred in (c for i in inventory.identities for c in i.credentials):
         assert cred.kind == "gcp-sa-key" and cred.static and cred.attributes["key_type"] == "USER_MANAGED"
@@ -112,6 +120,14 @@ def test_key_fields_map_age_usage_origin_and_exposure(inventory: Inventory, org:
     assert not disabled.enabled
     assert disabled.attributes["disable_reason"] == "SERVICE_ACCOUNT_KEY_DISABLE_REASON_USER_INITIATED"
     assert disabled.attributes["exposure"] is None
+
+
+def test_disabled_account_disables_its_keys(inventory: Inventory, org: SeededOrg) -> None:
+    retired = identity(inventory, sa(PAY, "retired-etl"))
+    assert not retired.enabled
+    [key] = retired.credentials
+    assert key.id == org.keys["on-disabled-account"] and not key.enabled
+    assert key.attributes["key_disabled"] is False  # the key itself is enabled; the account is not
 
 
 def test_grants_carry_privilege_evidence_including_inherited_bindings(inventory: Inventory) -> None:
@@ -144,8 +160,9 @@ def test_google_managed_service_agent_is_a_system_identity(inventory: Inventory)
 
 def test_seeded_organisation_gives_exactly_the_expected_findings(findings: list[Finding], org: SeededOrg) -> None:
     got = {(f.rule_id, f.identity.name, f.credential.id if f.credential else None) for f in findings}
-    exposed, old, aged, stg = (
-        org.keys[k] for k in ("exposed", "old-never-used", "aged-in-use", "staging-unknown-usage")
+    exposed, old, aged, stg, successor, dormant = (
+        org.keys[k]
+        for k in ("exposed", "old-never-used", "aged-in-use", "staging-unknown-usage", "successor", "dormant")
     )
     assert got == {
         # exposed key: leaked, and a static key
@@ -155,9 +172,15 @@ def test_seeded_organisation_gives_exactly_the_expected_findings(findings: list[
         ("unused-credential", sa(PAY, "legacy-batch"), old),
         ("rotation-overdue", sa(PAY, "legacy-batch"), old),
         ("static-credential", sa(PAY, "legacy-batch"), old),
-        # key used yesterday but 400 days old: rotation, not unused
+        # key used yesterday but 400 days old: rotation, not unused; its successor is live too
         ("rotation-overdue", sa(PAY, "billing-exporter"), aged),
         ("static-credential", sa(PAY, "billing-exporter"), aged),
+        ("static-credential", sa(PAY, "billing-exporter"), successor),
+        ("multiple-active-credentials", sa(PAY, "billing-exporter"), None),
+        # account last used 250 days ago: dormant (one finding for the root cause, not unused per key)
+        ("dormant-identity", sa(PAY, "archive-reader"), None),
+        ("rotation-overdue", sa(PAY, "archive-reader"), dormant),
+        ("static-credential", sa(PAY, "archive-reader"), dormant),
         # default compute account with Editor
         ("gcp-default-service-account-privileged", COMPUTE, None),
         ("over-privileged", COMPUTE, None),
@@ -169,7 +192,8 @@ def test_seeded_organisation_gives_exactly_the_expected_findings(findings: list[
         ("rotation-overdue", sa(STG, "etl-loader"), stg),
         ("static-credential", sa(STG, "etl-loader"), stg),
     }
-    # disabled key, system-managed keys, the service agent and the denied project give nothing
+    # disabled key, key of a disabled account, system-managed keys, the service agent, the denied
+    # project and the projects outside the organisation or being deleted give nothing
 
 
 def test_exposed_key_finding_is_critical_with_evidence(findings: list[Finding], org: SeededOrg) -> None:

@@ -6,6 +6,7 @@ one behaviour the provider or playbooks rely on: selectors, paging, Status error
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -298,7 +299,7 @@ def test_token_request_defaults_to_an_hour_and_names_the_account(api: client.Api
     )
     assert resp["kind"] == "TokenRequest" and resp["spec"]["expirationSeconds"] == 3600
     payload = resp["status"]["token"].split(".")[1]
-    claims = json.loads(__import__("base64").urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["sub"] == "system:serviceaccount:a:sa0" and claims["aud"] == ["vault"]
     assert claims["exp"] - claims["iat"] == 3600
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from nhiwarden.model import ScopeResult
 from nhiwarden.redact import redact, register_secret
 from nhiwarden.report import Report
 from nhiwarden.reports import FORMATS, compliance, render
+
 from tests.reports.conftest import build_report, estate
 
 CANARY = "CanaryReportSecret-5d1e9f0a77"

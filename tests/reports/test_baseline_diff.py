@@ -34,6 +34,15 @@ def estate(tmp_path: Path, name: str, identities: list[dict[str, Any]], **scope:
     return write_estate(tmp_path / f"estate-{name}.json", [{"id": "acct", "identities": identities, **scope}])
 
 
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """The CLI in-process (no interpreter start-up) for commands that need no plugin provider."""
+    from nhiwarden.cli.app import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    return code, capsys.readouterr().out
+
+
 def scan(estate_file: Path, *extra: str):
     return run_cli(
         "scan", "--provider", "example", "--example-estate", str(estate_file), "--as-of", "2026-06-01", *extra
@@ -64,10 +73,10 @@ def ids_by_identity(findings: list[Any]) -> dict[str, set[str]]:
     return out
 
 
-def test_diff_lists_new_resolved_and_unchanged_by_finding_id(scans: dict[str, Path]):
-    result = run_cli("diff", str(scans["old"]), str(scans["new"]), "--format", "json")
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+def test_diff_lists_new_resolved_and_unchanged_by_finding_id(scans: dict[str, Path], capsys):
+    code, out = cli(capsys, "diff", str(scans["old"]), str(scans["new"]), "--format", "json")
+    assert code == 0
+    data = json.loads(out)
     assert data["schema"] == "nhiwarden-diff/1"
     assert set(ids_by_identity(data["findings"]["new"])) == {"svc-c"}
     assert set(ids_by_identity(data["findings"]["resolved"])) == {"svc-a"}
@@ -77,13 +86,20 @@ def test_diff_lists_new_resolved_and_unchanged_by_finding_id(scans: dict[str, Pa
     assert {f["id"] for f in data["findings"]["resolved"]} <= old_ids
 
 
-def test_diff_table_and_fail_on_new(scans: dict[str, Path]):
-    table = run_cli("diff", str(scans["old"]), str(scans["new"]))
-    assert table.returncode == 0, table.stderr
-    assert "svc-c" in table.stdout and "resolved" in table.stdout and "unchanged" in table.stdout
-    assert run_cli("diff", str(scans["old"]), str(scans["new"]), "--fail-on", "high").returncode == 1
-    assert run_cli("diff", str(scans["new"]), str(scans["new"]), "--fail-on", "high").returncode == 0
-    assert run_cli("diff", str(scans["old"]), str(scans["new"]), "--format", "xml").returncode == 2
+def test_diff_table_and_fail_on_new(scans: dict[str, Path], capsys):
+    code, out = cli(capsys, "diff", str(scans["old"]), str(scans["new"]))
+    assert code == 0
+    assert "svc-c" in out and "resolved" in out and "unchanged" in out
+    assert cli(capsys, "diff", str(scans["old"]), str(scans["new"]), "--fail-on", "high")[0] == 1
+    assert cli(capsys, "diff", str(scans["new"]), str(scans["new"]), "--fail-on", "high")[0] == 0
+    assert cli(capsys, "diff", str(scans["old"]), str(scans["new"]), "--format", "xml")[0] == 2
+
+
+def test_diff_as_a_subprocess_writes_json_to_a_file(scans: dict[str, Path], tmp_path: Path):
+    target = tmp_path / "diff.json"
+    result = run_cli("diff", str(scans["old"]), str(scans["new"]), "--format", "json", "--output", str(target))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(target.read_text())["summary"]["new"] >= 1
 
 
 def test_scan_with_baseline_counts_only_new_findings(scans: dict[str, Path], tmp_path: Path):
@@ -104,14 +120,14 @@ def test_exit_code_is_clean_with_a_baseline_when_nothing_is_new(scans: dict[str,
     assert with_baseline.returncode == 0, with_baseline.stderr
 
 
-def test_report_command_renders_every_format_from_saved_json(scans: dict[str, Path], tmp_path: Path):
+def test_report_command_renders_every_format_from_saved_json(scans: dict[str, Path], tmp_path: Path, capsys):
     outdir = tmp_path / "rendered"
     outdir.mkdir()
     args = ["report", str(scans["new"])]
     for fmt in ("sarif", "junit", "csv", "ocsf", "markdown", "html"):
         args += ["--format", fmt]
-    result = run_cli(*args, "--output", str(outdir))
-    assert result.returncode == 0, result.stderr
+    code, _ = cli(capsys, *args, "--output", str(outdir))
+    assert code == 0
     names = sorted(p.name for p in outdir.iterdir())
     assert names == sorted(
         ["report.sarif", "report.junit.xml", "report.csv", "report.ocsf.json", "report.md", "report.html"]

@@ -99,8 +99,7 @@ def test_truncation_keeps_the_worst_results_and_says_so(report: Report):
 def test_gzipped_size_limit_is_enforced(report: Report):
     base = report.findings[0]
     report.findings = [
-        base.model_copy(update={"id": f"nhw-{i:020d}", "message": f"finding {i} " + "x" * (i % 97)})
-        for i in range(800)
+        base.model_copy(update={"id": f"nhw-{i:020d}", "message": f"finding {i} " + "x" * (i % 97)}) for i in range(800)
     ]
     full = len(gzip.compress(sarif.render(report).encode()))
     limit = full // 2

@@ -410,10 +410,9 @@ def test_doctor_checks_the_scanner_policy_capabilities(vault: Vault) -> None:
     with vault_token(vault.estate.secret_tokens["scanner"]):
         provider = VaultProvider({"addr": vault.addr}, as_of=vault.t0)
         checks = provider.doctor(provider.scopes()[0])
-    failed = [(c.check, c.detail) for c in checks if not c.ok]
-    assert failed == [("audit log", "not given: no last-used verdicts")]
+    assert [c.check for c in checks if not c.ok] == []
     assert {c.check for c in checks} >= {"token", "auth/token/accessors", "sys/audit"}
     with vault_token(vault.estate.secret_tokens["no-sudo"]):
         provider = VaultProvider({"addr": vault.addr}, as_of=vault.t0)
         checks = provider.doctor(provider.scopes()[0])
-    assert [c.check for c in checks if not c.ok] == ["auth/token/accessors", "audit log"]
+    assert [c.check for c in checks if not c.ok] == ["auth/token/accessors"]
