@@ -254,9 +254,14 @@ def foreign_imports(n: int, accounts: int, workdir: Path) -> tuple[list[str], bo
     try:
         info = server.info
         with tempfile.TemporaryDirectory() as tmp:
-            argv = [sys.executable, "-X", "importtime", "-m", "nhiwarden.cli.app"] + scan_argv(
-                info["now"], Path(tmp) / "r.json", []
-            )
+            argv = [
+                sys.executable,
+                "-X",
+                "importtime",
+                "-m",
+                "nhiwarden.cli.app",
+                *scan_argv(info["now"], Path(tmp) / "r.json", []),
+            ]
             run = run_child(argv, env=scan_env(info["endpoint"]))
     finally:
         server.stop()

@@ -75,7 +75,9 @@ def print_aws(result: AwsResult) -> None:
     if s["n"] == TARGET_WALL_N:
         print(f"    target wall < {TARGET_WALL_S} s at {TARGET_WALL_N:,}: {verdict(s['wall_s'] < TARGET_WALL_S)}")
     if s["n"] >= TARGET_RSS_N:
-        print(f"    target peak RSS < {TARGET_RSS_MB} MB at {TARGET_RSS_N:,}: {verdict(s['peak_rss_mb'] < TARGET_RSS_MB)}")
+        print(
+            f"    target peak RSS < {TARGET_RSS_MB} MB at {TARGET_RSS_N:,}: {verdict(s['peak_rss_mb'] < TARGET_RSS_MB)}"
+        )
 
 
 def synthetic_memory(n: int, accounts: int) -> dict[str, Any]:
@@ -113,12 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         times = startup_times()
         results["startup_s"] = times
         for flag, wall in times.items():
-            print(f"  nhiwarden {flag}: {wall:.3f} s (best of 5), target < {TARGET_STARTUP_S} s: "
-                  f"{verdict(wall < TARGET_STARTUP_S)}")
+            print(
+                f"  nhiwarden {flag}: {wall:.3f} s (best of 5), target < {TARGET_STARTUP_S} s: "
+                f"{verdict(wall < TARGET_STARTUP_S)}"
+            )
         foreign, boto = foreign_imports(min(args.n or [1000]), args.accounts, workdir)
         results["aws_scan_foreign_imports"] = foreign
-        print(f"  AWS-only scan imports of other SDKs: {foreign or 'none'} (boto3 loaded: {boto}): "
-              f"{verdict(not foreign)}")
+        print(
+            f"  AWS-only scan imports of other SDKs: {foreign or 'none'} (boto3 loaded: {boto}): {verdict(not foreign)}"
+        )
     for n in args.n:
         result = run_aws(n, args.accounts, workdir, args.scan_arg)
         results["aws"].append(result.summary())

@@ -16,9 +16,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from bench.estate import AccountPlan, PlannedRole, PlannedUser, plan
 from nhiwarden.model import Credential, Grant, Identity, Privilege, Scope, ScopeResult
 from nhiwarden.providers import CallLog, Provider, ProviderSettings
+
+from bench.estate import AccountPlan, PlannedRole, PlannedUser, plan
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 _PLANS: dict[str, AccountPlan] = {}
@@ -32,16 +33,37 @@ def _grants(managed: list[str], escalation: bool, via: str | None = None) -> lis
     out = []
     for name in managed:
         if name == "AdministratorAccess":
-            out.append(Grant(privilege=Privilege.ADMIN, source=name, source_kind="aws-managed-policy", via=via,
-                             reason="AWS-managed AdministratorAccess: Action * on Resource *", permissions=["*"],
-                             controls=["CIS-AWS-1.16"]))
+            out.append(
+                Grant(
+                    privilege=Privilege.ADMIN,
+                    source=name,
+                    source_kind="aws-managed-policy",
+                    via=via,
+                    reason="AWS-managed AdministratorAccess: Action * on Resource *",
+                    permissions=["*"],
+                    controls=["CIS-AWS-1.16"],
+                )
+            )
         else:
-            out.append(Grant(privilege=Privilege.READ, source=name, source_kind="aws-managed-policy", via=via,
-                             reason="only Get/List/Describe-style actions"))
+            out.append(
+                Grant(
+                    privilege=Privilege.READ,
+                    source=name,
+                    source_kind="aws-managed-policy",
+                    via=via,
+                    reason="only Get/List/Describe-style actions",
+                )
+            )
     if escalation:
-        out.append(Grant(privilege=Privilege.PRIVILEGE_ESCALATION, source="mint-keys", source_kind="inline-policy",
-                         reason="privilege escalation: iam:CreateAccessKey on * (mint keys for any user)",
-                         permissions=["iam:CreateAccessKey on *"]))
+        out.append(
+            Grant(
+                privilege=Privilege.PRIVILEGE_ESCALATION,
+                source="mint-keys",
+                source_kind="inline-policy",
+                reason="privilege escalation: iam:CreateAccessKey on * (mint keys for any user)",
+                permissions=["iam:CreateAccessKey on *"],
+            )
+        )
     return out
 
 
@@ -53,40 +75,66 @@ def _user(account: str, user: PlannedUser) -> Identity:
     uid = f"aws:{account}:user/{user.name}"
     creds = [
         Credential(
-            uid=f"{uid}:access-key/{i + 1}", kind="aws-access-key", id=f"AKIA{account[:8]}{i}{abs(hash(uid)) % 10**8:08d}",
-            name=f"{user.name} access key {i + 1}", created_at=_ago(k.created_days_ago),
-            last_used_at=_ago(k.last_used_days_ago), last_used_source="aws iam credential report",
-            last_used_tracking_since=datetime(2015, 4, 22, tzinfo=UTC), enabled=k.active, static=True,
+            uid=f"{uid}:access-key/{i + 1}",
+            kind="aws-access-key",
+            id=f"AKIA{account[:8]}{i}{abs(hash(uid)) % 10**8:08d}",
+            name=f"{user.name} access key {i + 1}",
+            created_at=_ago(k.created_days_ago),
+            last_used_at=_ago(k.last_used_days_ago),
+            last_used_source="aws iam credential report",
+            last_used_tracking_since=datetime(2015, 4, 22, tzinfo=UTC),
+            enabled=k.active,
+            static=True,
             attributes={"last_used_service": "s3", "last_used_region": "us-east-1", "slot": i + 1},
         )
         for i, k in enumerate(user.keys)
     ]
     if user.password:
-        creds.append(Credential(
-            uid=f"{uid}:password", kind="password", id=f"{user.name} console password", static=True,
-            interactive=True, created_at=_ago(user.created_days_ago),
-            last_used_at=_ago(user.password_last_used_days_ago), last_used_source="aws iam credential report",
-        ))
+        creds.append(
+            Credential(
+                uid=f"{uid}:password",
+                kind="password",
+                id=f"{user.name} console password",
+                static=True,
+                interactive=True,
+                created_at=_ago(user.created_days_ago),
+                last_used_at=_ago(user.password_last_used_days_ago),
+                last_used_source="aws iam credential report",
+            )
+        )
     grants = _grants(user.managed, user.inline_escalation, None)
     if user.group:
         grants += _grants(["ReadOnlyAccess"], False, f"group/{user.group}")
     return Identity(
-        uid=uid, provider="aws", kind="aws-iam-user", scope=account, name=user.name,
-        created_at=_ago(user.created_days_ago), owner=user.owner, tags={"owner": user.owner} if user.owner else {},
-        grants=grants, credentials=creds,
+        uid=uid,
+        provider="aws",
+        kind="aws-iam-user",
+        scope=account,
+        name=user.name,
+        created_at=_ago(user.created_days_ago),
+        owner=user.owner,
+        tags={"owner": user.owner} if user.owner else {},
+        grants=grants,
+        credentials=creds,
         attributes={"arn": f"arn:aws:iam::{account}:user/{user.name}", "path": "/", "mfa_active": False},
     )
 
 
 def _role(account: str, role: PlannedRole) -> Identity:
     return Identity(
-        uid=f"aws:{account}:role/{role.name}", provider="aws", kind="aws-iam-role", scope=account, name=role.name,
-        created_at=_ago(role.created_days_ago), last_used_at=_ago(role.last_used_days_ago),
-        last_used_source="aws iam RoleLastUsed", last_used_tracking_since=datetime(2020, 6, 1, tzinfo=UTC),
-        owner=role.owner, tags={"owner": role.owner} if role.owner else {},
+        uid=f"aws:{account}:role/{role.name}",
+        provider="aws",
+        kind="aws-iam-role",
+        scope=account,
+        name=role.name,
+        created_at=_ago(role.created_days_ago),
+        last_used_at=_ago(role.last_used_days_ago),
+        last_used_source="aws iam RoleLastUsed",
+        last_used_tracking_since=datetime(2020, 6, 1, tzinfo=UTC),
+        owner=role.owner,
+        tags={"owner": role.owner} if role.owner else {},
         grants=_grants(role.managed, role.inline_passrole),
-        attributes={"arn": f"arn:aws:iam::{account}:role/{role.name}", "path": "/",
-                    "trust": ["ec2.amazonaws.com"]},
+        attributes={"arn": f"arn:aws:iam::{account}:role/{role.name}", "path": "/", "trust": ["ec2.amazonaws.com"]},
     )
 
 

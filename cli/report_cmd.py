@@ -20,10 +20,18 @@ def report(
     scan_json: Annotated[Path, typer.Argument(help="A JSON report written by 'nhiwarden scan --format json'.")],
     format: FormatOpt = None,
     output: OutputOpt = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="Limit the findings to those new since this earlier report.", dir_okay=False),
+    ] = None,
 ) -> int:
     """Render a saved scan report in other formats."""
     from nhiwarden.reports.json_report import load
 
     saved = load(scan_json)
+    if baseline is not None:
+        from nhiwarden.reports.baseline import apply_baseline
+
+        saved = apply_baseline(saved, load(baseline), file=str(baseline))
     emit(saved, parse_formats(format), output, Console())
     return 0

@@ -63,6 +63,9 @@ class BaselineInfo(_Model):
     new: int = 0
     unchanged: int = 0
     resolved: int = 0
+    unchanged_findings: list[Finding] = Field(
+        default_factory=list, description="Findings also in the baseline: out of the gate, kept for the next baseline."
+    )
 
 
 class Summary(_Model):

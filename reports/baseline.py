@@ -14,9 +14,13 @@ This module never rescans and never judges: it compares finding ids.
 
 from __future__ import annotations
 
+import logging
+
 from nhiwarden.findings import Finding
 from nhiwarden.report import BaselineInfo, Report
 from pydantic import PrivateAttr
+
+log = logging.getLogger("nhiwarden.baseline")
 
 __all__ = ["BaselinedReport", "apply_baseline", "known_findings", "resolved_findings", "unchanged_findings"]
 
@@ -50,6 +54,13 @@ def known_findings(report: Report) -> list[Finding]:
 
 def apply_baseline(report: Report, baseline: Report, *, file: str) -> Report:
     """A copy of ``report`` whose findings are only those absent from ``baseline``."""
+    if baseline.baseline is not None and baseline.baseline.unchanged and not unchanged_findings(baseline):
+        log.warning(
+            "baseline %s was itself written with --baseline and does not list its %d unchanged finding(s); "
+            "they count as new now. Use a report written without --baseline as the baseline.",
+            file,
+            baseline.baseline.unchanged,
+        )
     before = {f.id: f for f in known_findings(baseline)}
     current = known_findings(report)
     current_ids = {f.id for f in current}

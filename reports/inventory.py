@@ -47,10 +47,7 @@ def renderable(report: Report) -> RenderableType:
 def render(report: Report, fmt: str = "table", width: int = 100) -> str:
     if fmt == "json":
         return (
-            report.model_dump_json(
-                indent=2, include={"schema_version", "tool", "scan", "scopes", "identities"}
-            )
-            + "\n"
+            report.model_dump_json(indent=2, include={"schema_version", "tool", "scan", "scopes", "identities"}) + "\n"
         )
     buffer = StringIO()
     Console(file=buffer, width=width, color_system=None).print(renderable(report))

@@ -14,7 +14,7 @@ import re
 
 from nhiwarden.findings import Finding
 from nhiwarden.report import Report
-from nhiwarden.reports import audit
+from nhiwarden.reports import audit, compliance
 from nhiwarden.reports.baseline import unchanged_findings
 
 MAX_ROWS = 100
@@ -124,6 +124,23 @@ def render(report: Report) -> str:
                 f"{e.expires.isoformat()} | {status} | {e.matched} |"
             )
         lines.append("")
+
+    views = compliance.evaluate(report)
+    if views:
+        lines += [
+            "### Compliance",
+            "",
+            "| Framework | Version | Pass | Fail | Not evaluated | Failing controls |",
+            "|---|---|---:|---:|---:|---|",
+        ]
+        for view in views:
+            counts = view.counts()
+            failing = ", ".join(code(c.control, 40) for c in view.controls if c.status == "fail")
+            lines.append(
+                f"| {esc(view.name)} | {esc(view.version)} | {counts['pass']} | {counts['fail']} | "
+                f"{counts['not-evaluated']} | {failing or '-'} |"
+            )
+        lines += ["", "_Suggested crosswalk, not an official mapping; the HTML report lists every control._", ""]
 
     facts = audit.facts(report)
     lines += [

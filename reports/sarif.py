@@ -14,6 +14,9 @@ file's line 1 and makes alerts per-finding.
 
 GitHub's limits (25,000 results per run, 10 MB gzipped upload) are enforced here: results are kept
 worst-first and the run says so in a tool notification and ``run.properties.truncated``.
+No ``automationDetails`` is written: upload-sarif's ``category`` input is ignored when the file has
+one, so the category stays the workflow's choice.
+
 Findings held back by ``--baseline`` are included with ``baselineState: unchanged`` (so code scanning
 does not close their alerts), new ones with ``baselineState: new``; suppressed findings carry an
 ``accepted`` external suppression with the exception's reason, owner and expiry.
@@ -194,6 +197,25 @@ def _result(
     return result
 
 
+def _compliance(report: Report) -> list[dict[str, Any]]:
+    """Per framework: counts and the failing controls (the HTML report lists every control)."""
+    from nhiwarden.reports import compliance
+
+    out = []
+    for view in compliance.evaluate(report):
+        out.append(
+            {
+                "framework": view.prefix,
+                "name": view.name,
+                "version": view.version,
+                "counts": view.counts(),
+                "failing": [c.control for c in view.controls if c.status == "fail"],
+                "not_evaluated": [c.control for c in view.controls if c.status == "not-evaluated"],
+            }
+        )
+    return out
+
+
 def _notifications(report: Report) -> list[dict[str, Any]]:
     out = []
     for s in report.scopes:
@@ -270,7 +292,7 @@ def _build(report: Report, max_results: int, max_gzip_bytes: int) -> tuple[dict[
 
 def _log(report: Report, rules: list[dict[str, Any]], results: list[dict[str, Any]], total: int) -> dict[str, Any]:
     notifications = _notifications(report)
-    properties: dict[str, Any] = {"nhiwarden": audit.facts(report)}
+    properties: dict[str, Any] = {"nhiwarden": audit.facts(report), "compliance": _compliance(report)}
     if len(results) < total:
         text = (
             f"SARIF truncated to {len(results)} of {total} results to stay within GitHub code scanning limits "
@@ -281,7 +303,6 @@ def _log(report: Report, rules: list[dict[str, Any]], results: list[dict[str, An
             0, {"level": "warning", "message": {"text": text}, "descriptor": {"id": "sarif-truncated"}}
         )
         properties["truncated"] = {"kept": len(results), "total": total, "reason": text}
-    providers = "+".join(sorted({s.provider for s in report.scopes})) or "none"
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -297,7 +318,6 @@ def _log(report: Report, rules: list[dict[str, Any]], results: list[dict[str, An
                         "properties": {"rule_pack": dict(report.tool.rule_pack)},
                     }
                 },
-                "automationDetails": {"id": f"nhiwarden/{providers}/{report.scan.id}"},
                 "invocations": [
                     {
                         "executionSuccessful": not report.failed_scopes,

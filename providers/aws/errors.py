@@ -21,6 +21,7 @@ THROTTLING_CODES = frozenset(
         "RequestLimitExceeded",
         "SlowDown",
         "PriorRequestNotComplete",
+        "LimitExceeded",  # IAM answers GenerateCredentialReport bursts with it; the scan never creates anything
     }
 )
 TRANSIENT_CODES = frozenset({"InternalError", "InternalFailure", "ServiceUnavailable", "RequestTimeout"})

@@ -133,64 +133,77 @@ class AwsProvider(Provider):
     # -- discover -------------------------------------------------------------------------------
 
     def discover(self, scope: Scope, result: ScopeResult) -> None:
-        from nhiwarden.providers.aws import authorization, credential_report, identities
+        """Credential report + authorization details (+ AWS-managed policies) -> identities of one account."""
+        from nhiwarden.providers.aws import authorization, identities
 
         account = scope.id
         self._merge_setup_calls(scope, result)
         aws = self._account(scope, result)
-        state: str | None
-        try:
-            state = credential_report.start(aws)
-        except Exception as exc:
-            if not errors.is_denied(exc):
-                raise errors.scope_error(exc, "iam:GenerateCredentialReport", account) from None
-            state = None
-            result.mark_partial(
-                f"credential-report: {errors.describe(exc)}; access keys and console passwords are not listed"
-            )
+        state = self._start_report(aws, result)  # IAM builds it while the account is read
         try:
             details = authorization.fetch(aws, self.aws_settings.page_size)
         except Exception as exc:
             raise errors.scope_error(exc, "iam:GetAccountAuthorizationDetails", account) from None
         managed = self._managed_policies(aws, details, result)
-        report = None
-        if state is not None:
-            try:
-                report = credential_report.fetch(aws, state, self.sleep)
-            except credential_report.ReportNotReady as exc:
-                result.mark_partial(f"credential-report: {exc}; access keys and console passwords are not listed")
-            except Exception as exc:
-                if not errors.is_denied(exc):
-                    raise errors.scope_error(exc, "iam:GetCredentialReport", account) from None
-                result.mark_partial(
-                    f"credential-report: {errors.describe(exc)}; access keys and console passwords are not listed"
-                )
-        settings = self.aws_settings
+        report = self._finish_report(aws, state, result)
+        owner_tags = self.aws_settings.owner_tags
         found: list[Identity] = [
-            identities.build_user(account, u, details, managed, report, settings.owner_tags) for u in details.users
+            identities.build_user(account, u, details, managed, report, owner_tags) for u in details.users
         ]
-        found += [
-            identities.build_role(account, r, details, managed, self.as_of, settings.owner_tags) for r in details.roles
-        ]
+        found += [identities.build_role(account, r, details, managed, self.as_of, owner_tags) for r in details.roles]
         result.identities = found
         result.identity_count = len(found)
         result.credential_count = sum(len(i.credentials) for i in found)
         result.attributes["account_id"] = account
+        result.attributes["authorization_details_pages"] = details.pages
         if aws.retries:
             result.attributes["retries"] = aws.retries
-        result.attributes["authorization_details_pages"] = details.pages
         if report is not None:
-            generated = report.generated_at.isoformat() if report.generated_at else None
-            result.attributes["credential_report_generated_at"] = generated
-            result.attributes["credential_report_note"] = (
-                "IAM reuses a credential report for up to 4 hours: changes after generated_at are not seen"
+            self._record_report(report, details, result)
+
+    _NO_REPORT = "access keys and console passwords are not listed"
+
+    def _start_report(self, aws: Any, result: ScopeResult) -> str | None:
+        from nhiwarden.providers.aws import credential_report
+
+        try:
+            return credential_report.start(aws)
+        except Exception as exc:
+            if not errors.is_denied(exc):
+                raise errors.scope_error(exc, "iam:GenerateCredentialReport", aws.account_id) from None
+            result.mark_partial(f"credential-report: {errors.describe(exc)}; {self._NO_REPORT}")
+            return None
+
+    def _finish_report(self, aws: Any, state: str | None, result: ScopeResult) -> Any:
+        from nhiwarden.providers.aws import credential_report
+
+        if state is None:
+            return None
+        try:
+            return credential_report.fetch(aws, state, self.sleep)
+        except credential_report.ReportNotReady as exc:
+            result.mark_partial(f"credential-report: {exc}; {self._NO_REPORT}")
+        except Exception as exc:
+            if not errors.is_denied(exc):
+                raise errors.scope_error(exc, "iam:GetCredentialReport", aws.account_id) from None
+            result.mark_partial(f"credential-report: {errors.describe(exc)}; {self._NO_REPORT}")
+        return None
+
+    @staticmethod
+    def _record_report(report: Any, details: Any, result: ScopeResult) -> None:
+        """GeneratedTime as scope evidence; users newer than the report have unknown usage."""
+        generated = report.generated_at.isoformat() if report.generated_at else None
+        result.attributes["credential_report_generated_at"] = generated
+        result.attributes["credential_report_note"] = (
+            "IAM reuses a credential report for up to 4 hours: changes after generated_at are not seen"
+        )
+        missing = sorted(u["UserName"] for u in details.users if u["UserName"] not in report.rows)
+        if missing:
+            shown = ", ".join(missing[:5]) + ("..." if len(missing) > 5 else "")
+            result.mark_partial(
+                f"credential-report: {len(missing)} user(s) created after the report was generated ({shown}): "
+                "usage unknown"
             )
-            missing = [u["UserName"] for u in details.users if u["UserName"] not in report.rows]
-            if missing:
-                result.mark_partial(
-                    f"credential-report: {len(missing)} user(s) created after the report was generated "
-                    f"({', '.join(sorted(missing)[:5])}{'...' if len(missing) > 5 else ''}): usage unknown"
-                )
 
     def _merge_setup_calls(self, scope: Scope, result: ScopeResult) -> None:
         with self._lock:
@@ -199,8 +212,8 @@ class AwsProvider(Provider):
                 return
             self._setup_merged = True
             setup = dict(self._setup.api_calls)
-        for action, n in setup.items():
-            CallLog(result)(action, n)
+        for action, n in setup.items():  # already sent (and rate-limited): only add them to the counts
+            result.api_calls[action] = result.api_calls.get(action, 0) + n
 
     def _managed_policies(self, aws: Any, details: Any, result: ScopeResult) -> dict[str, Any]:
         from nhiwarden.providers.aws.authorization import is_aws_managed

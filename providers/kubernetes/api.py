@@ -87,6 +87,7 @@ class KubeApi:
         retry: RetryPolicy,
         page_size: int = 500,
         timeout: float = 30.0,
+        in_cluster: bool = False,
     ) -> None:
         self.context = context
         self.calls = calls
@@ -95,9 +96,12 @@ class KubeApi:
         self.timeout = timeout
         try:
             configuration = type.__call__(k8s_client.Configuration)
-            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False
-            )
+            if in_cluster:
+                k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            else:
+                k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                    config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False
+                )
         except ConfigException as exc:
             raise ScopeError(
                 f"context {context!r}: {redact(exc)}",

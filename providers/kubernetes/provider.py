@@ -20,6 +20,7 @@ from nhiwarden.redact import redact
 from nhiwarden.retry import RetryPolicy
 from pydantic import Field
 
+IN_CLUSTER = "in-cluster"
 TRACKING_CONFIGMAP = ("kube-system", "kube-apiserver-legacy-service-account-token-tracking")
 WORKLOAD_KINDS = {
     "deployments": "Deployment",
@@ -122,6 +123,9 @@ class KubernetesProvider(Provider):
 
         path = self._kubeconfig()
         if not Path(path).is_file():
+            if not self.config.kubeconfig and os.environ.get("KUBERNETES_SERVICE_HOST"):
+                # running in a pod without a kubeconfig: the pod's own service account token
+                return [Scope(provider=self.name, id=IN_CLUSTER, name=IN_CLUSTER, params={"in_cluster": True})]
             raise ScopeError(f"kubeconfig not found: {path}", kind="not-found")
         try:
             contexts, current = list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
@@ -171,7 +175,7 @@ class KubernetesProvider(Provider):
         )
         from nhiwarden.providers.kubernetes.rbac import resolve_bindings
 
-        if scope.id not in self._context_names(scope):
+        if not scope.params.get("in_cluster") and scope.id not in self._context_names(scope):
             raise ScopeError(
                 f"context {scope.id!r} not found in kubeconfig {scope.params.get('kubeconfig')}", kind="not-found"
             )
@@ -183,6 +187,7 @@ class KubernetesProvider(Provider):
             retry=self._retry(),
             page_size=self.config.page_size,
             timeout=self.config.request_timeout,
+            in_cluster=bool(scope.params.get("in_cluster")),
         )
         try:
             try:
@@ -302,6 +307,7 @@ class KubernetesProvider(Provider):
                 retry=self._retry(),
                 page_size=1,
                 timeout=self.config.request_timeout,
+                in_cluster=bool(scope.params.get("in_cluster")),
             )
         except ScopeError as exc:
             return [DoctorCheck(scope=scope.id, check="kubeconfig", ok=False, detail=exc.reason)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent import futures
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 from nhiwarden.sandbox.gcp.errors import ApiError, from_fault, permission_denied, unauthenticated
@@ -186,10 +186,19 @@ def _fields(request: Any) -> dict[str, str]:
     return out
 
 
+class _StatusFields(NamedTuple):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, bytes], ...]
+
+
+class _Status(_StatusFields, grpc.Status):  # type: ignore[misc]
+    """A grpc.Status carrying a packed google.rpc.Status, as Google's servers send it."""
+
+
 def _status(err: ApiError) -> Any:
     from google.protobuf import any_pb2, duration_pb2
     from google.rpc import error_details_pb2, status_pb2
-    from grpc_status import rpc_status  # type: ignore[import-untyped]
 
     code = _CODES.get(err.code, grpc.StatusCode.UNKNOWN)
     details = []
@@ -201,4 +210,5 @@ def _status(err: ApiError) -> Any:
         retry = any_pb2.Any()
         retry.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=err.retry_after)))
         details.append(retry)
-    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=err.message, details=details))
+    packed = status_pb2.Status(code=code.value[0], message=err.message, details=details)
+    return _Status(code, err.message, (("grpc-status-details-bin", packed.SerializeToString()),))

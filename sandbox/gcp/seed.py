@@ -90,6 +90,16 @@ def seed_org(now: datetime, store: Store | None = None, *, denied_project: bool 
         private_key_data=ids.private_key_data(),
     )
     ci.keys.append(exposed)
+    auto_disabled = Key(
+        ids.key_id(),
+        now - 40 * day,
+        disabled=True,  # Google disabled it when it leaked
+        disable_reason="SERVICE_ACCOUNT_KEY_DISABLE_REASON_EXPOSED",
+        extended_status=["SERVICE_ACCOUNT_KEY_EXTENDED_STATUS_KEY_EXPOSED"],
+        last_authenticated=now - 12 * day,
+    )
+    ci.keys.append(auto_disabled)
+    seeded.keys["exposed-auto-disabled"] = auto_disabled.key_id
     ci.policy.append(Binding("roles/iam.serviceAccountTokenCreator", ["user:alice@acme.example"]))
     ci.policy.append(Binding("roles/iam.serviceAccountUser", ["group:release-eng@acme.example"]))
     _system_keys(ids, ci, now, now - day)

@@ -1,7 +1,8 @@
 """``nhiwarden demo`` for Kubernetes: two seeded fake clusters behind one generated kubeconfig.
 
-Starts a "prod" and a "staging" fake kube-apiserver on loopback, writes ``<workdir>/kubeconfig`` with
-one context each, and yields the settings that scan both. Stops the servers on exit.
+Starts a "prod" (HTTPS, with a throw-away CA) and a "staging" (HTTP) fake kube-apiserver on loopback,
+writes ``<workdir>/kubeconfig`` with one context each, and yields the settings that scan both. Stops
+the servers on exit.
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ from nhiwarden.sandbox.kubernetes.server import FakeApiServer
 from nhiwarden.sandbox.kubernetes.store import Store
 
 
+def _tls_available() -> bool:
+    try:
+        import trustme  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @contextmanager
 def start_demo(workdir: Path, *, now: datetime | None = None) -> Iterator[DemoEstate]:
     now = now or datetime.now(UTC)
-    prod, staging = FakeApiServer(Store(clock=now)), FakeApiServer(Store(clock=now))
+    prod = FakeApiServer(Store(clock=now), tls=_tls_available())  # HTTPS, like a real cluster
+    staging = FakeApiServer(Store(clock=now))
     canaries = seed_prod(prod.store, now)
     seed_staging(staging.store, now)
     with prod, staging:
@@ -29,7 +39,7 @@ def start_demo(workdir: Path, *, now: datetime | None = None) -> Iterator[DemoEs
         path = write_kubeconfig(
             Path(workdir) / "kubeconfig",
             [
-                KubeContext("prod", prod.url, prod_token, cluster="prod-cluster"),
+                KubeContext("prod", prod.url, prod_token, cluster="prod-cluster", ca_pem=prod.ca_pem),
                 KubeContext("staging", staging.url, staging_token, cluster="staging-cluster"),
             ],
         )
@@ -38,5 +48,5 @@ def start_demo(workdir: Path, *, now: datetime | None = None) -> Iterator[DemoEs
             settings={"kubeconfig": str(path), "all_contexts": True},
             env={},
             canaries=[*canaries, prod_token, staging_token],
-            description="two fake clusters (prod, staging) served by nhiwarden's fake kube-apiserver",
+            description="two fake clusters (prod over HTTPS, staging) served by nhiwarden's fake kube-apiserver",
         )

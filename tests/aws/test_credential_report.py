@@ -60,3 +60,20 @@ def test_password_never_used_is_no_information():
 @given(st.text())
 def test_any_text_parses_without_crashing(text):
     parse_report(text, None)
+
+
+def test_users_newer_than_the_report_have_unknown_usage_and_make_the_scope_partial():
+    from nhiwarden.model import ScopeResult
+    from nhiwarden.providers.aws import AwsProvider
+    from nhiwarden.providers.aws.authorization import AuthorizationDetails
+    from nhiwarden.providers.aws.identities import build_user
+
+    report = parse_report("\n".join([HEADER, CI]), GENERATED)
+    details = AuthorizationDetails(users=[{"UserName": "svc-ci"}, {"UserName": "svc-new"}])
+    result = ScopeResult(provider="aws", scope="123456789012")
+    AwsProvider._record_report(report, details, result)
+    assert result.status == "partial"
+    assert "1 user(s) created after the report was generated (svc-new)" in result.missing[0]
+    assert result.attributes["credential_report_generated_at"] == "2024-06-01T09:00:00+00:00"
+    new = build_user("123456789012", {"UserName": "svc-new"}, details, {}, report, ["owner"])
+    assert new.credentials == [] and not new.usage_known

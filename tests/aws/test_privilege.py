@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 from nhiwarden.model import Privilege
 from nhiwarden.providers.aws.privilege import AttachedPolicy, analyse
 
@@ -134,3 +136,28 @@ def test_case_and_malformed_statements_do_not_crash():
 def test_worst_grant_comes_first():
     grants = analyse([_inline("r", _allow("s3:GetObject")), _inline("all", _allow("*"))])
     assert [g.privilege for g in grants] == [Privilege.ADMIN, Privilege.READ]
+
+
+_action = st.sampled_from(["*", "iam:*", "iam:Put*", "iam:PassRole", "ec2:RunInstances", "s3:GetObject", "sts:*", 7])
+_value = st.one_of(_action, st.lists(_action, max_size=4), st.none(), st.dictionaries(st.text(max_size=3), _action))
+_statement = st.one_of(
+    st.fixed_dictionaries(
+        {"Effect": st.sampled_from(["Allow", "Deny", "allow", 3])},
+        optional={
+            "Action": _value,
+            "NotAction": _value,
+            "Resource": _value,
+            "NotResource": _value,
+            "Condition": st.dictionaries(st.text(max_size=3), st.text(max_size=3)),
+        },
+    ),
+    st.text(max_size=5),
+    st.integers(),
+)
+
+
+@given(st.lists(st.lists(_statement, max_size=4), max_size=4))
+def test_analysis_never_crashes_on_odd_documents(documents):
+    policies = [AttachedPolicy(f"p{i}", "inline-policy", {"Statement": d}) for i, d in enumerate(documents)]
+    for grant in analyse(policies):
+        assert grant.source and grant.reason

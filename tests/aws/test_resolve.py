@@ -97,3 +97,15 @@ def test_every_key_finding_names_an_access_key_id_after_resolution(make_provider
     assert all(f.credential.id.startswith("AKIA") for f in key_findings)
     users_with_findings = {c.uid.split(":access-key-slot/")[0] for c in pending}
     assert result.api_calls["iam:ListAccessKeys"] == len(users_with_findings)
+
+
+def test_a_denied_key_lookup_keeps_the_slot_and_marks_the_scope_partial(make_provider, estate, sandbox):
+    from nhiwarden.sandbox.aws.faults import Fault
+
+    provider, scope, result = _scan(make_provider, estate)
+    user = _user(result, "svc-old-and-new")
+    sandbox.faults.add(Fault("iam:ListAccessKeys", code="AccessDenied", status=403, account=ACCT))
+    provider.resolve(scope, result, [user.credentials[0]])
+    assert all(c.provisional for c in user.credentials)
+    assert any(m.startswith("access-key-ids: svc-old-and-new: AccessDenied") for m in result.missing)
+    assert result.status == "partial"

@@ -42,7 +42,7 @@ def test_scan_cli_reads_endpoints_from_config_and_projects_from_flags(
         "acme-payments-prod": "ok",
         "acme-sandbox-dev": "error",
     }
-    assert data["summary"]["by_rule"]["gcp-key-exposed"] == 1
+    assert data["summary"]["by_rule"]["gcp-key-exposed"] == 2
     everything = report.read_text() + done.stdout + done.stderr
     for canary in [fake.private_key, *org.canaries, *fake.store.tokens]:
         assert canary not in everything
@@ -57,6 +57,6 @@ def test_demo_cli_scans_the_seeded_gcp_estate_and_exits_clean(tmp_path: Path) ->
         "acme-data-staging": "partial",
         "acme-payments-prod": "ok",
     }
-    assert data["summary"]["by_rule"]["gcp-key-exposed"] == 1
+    assert data["summary"]["by_rule"]["gcp-key-exposed"] == 2
     assert data["summary"]["by_rule"]["gcp-default-service-account-privileged"] == 1
     assert "BEGIN PRIVATE KEY" not in report.read_text() + done.stderr

@@ -69,7 +69,7 @@ def test_policy_analyzer_disabled_makes_the_scope_partial_with_usage_unknown(inv
 def test_fully_readable_project_is_ok(inventory: Inventory) -> None:
     pay = next(s for s in inventory.scopes if s.scope == PAY)
     assert pay.status == "ok" and pay.missing == []
-    assert pay.attributes["service_account_count"] == 7
+    assert pay.attributes["service_account_count"] == 8
     assert pay.attributes["service_account_quota"] == 100
     assert pay.attributes["ancestors"] == ["folders/731904662018", "folders/268401937755", "organizations/584732910456"]
 
@@ -92,6 +92,9 @@ def test_only_user_managed_keys_become_static_credentials(inventory: Inventory, 
     assert ids == {
         org.keys[k]
         for k in (
+            "exposed-auto-disabled",
+            "successor",
+            "dormant",
             "exposed",
             "old-never-used",
             "aged-in-use",
@@ -167,6 +170,7 @@ def test_seeded_organisation_gives_exactly_the_expected_findings(findings: list[
     assert got == {
         # exposed key: leaked, and a static key
         ("gcp-key-exposed", sa(PAY, "ci-deployer"), exposed),
+        ("gcp-key-exposed", sa(PAY, "ci-deployer"), org.keys["exposed-auto-disabled"]),  # high: disabled
         ("static-credential", sa(PAY, "ci-deployer"), exposed),
         # old key never used
         ("unused-credential", sa(PAY, "legacy-batch"), old),
@@ -197,10 +201,12 @@ def test_seeded_organisation_gives_exactly_the_expected_findings(findings: list[
 
 
 def test_exposed_key_finding_is_critical_with_evidence(findings: list[Finding], org: SeededOrg) -> None:
-    [f] = [f for f in findings if f.rule_id == "gcp-key-exposed"]
-    assert f.severity == "critical"
-    assert f.evidence["exposure"] == "exposed" and f.evidence["enabled"] is True
-    assert "OWASP-NHI2" in f.controls
+    by_key = {f.credential.id: f for f in findings if f.rule_id == "gcp-key-exposed" and f.credential}
+    live, disabled = by_key[org.keys["exposed"]], by_key[org.keys["exposed-auto-disabled"]]
+    assert live.severity == "critical" and disabled.severity == "high"
+    assert live.evidence["exposure"] == "exposed" and live.evidence["enabled"] is True
+    assert disabled.evidence["disable_reason"] == "SERVICE_ACCOUNT_KEY_DISABLE_REASON_EXPOSED"
+    assert "OWASP-NHI2" in live.controls
 
 
 def test_project_level_token_creator_maps_to_cis_gcp_1_6(findings: list[Finding]) -> None:
@@ -213,6 +219,7 @@ def test_scan_requests_are_authenticated_paged_and_filtered_server_side(inventor
     assert log and all(r.authenticated for r in log if r.api != "token")
     keys = [r for r in log if r.path.endswith("/keys")]
     assert keys and all(r.query == {"keyTypes": "USER_MANAGED"} for r in keys)
+    assert not [r for r in log if r.method == "ListServiceAccountKeys"]  # one listing, one API: REST only
     policies = [r for r in log if r.path.endswith(":getIamPolicy")]
     assert policies and all(r.body == {"options": {"requestedPolicyVersion": 3}} for r in policies)
     activity = [r for r in log if "activities:query" in r.path]

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nhiwarden import ratelimit
 from nhiwarden.config import Config
 from nhiwarden.model import Inventory, Scope
 from nhiwarden.providers.gcp import GcpProvider
@@ -15,14 +14,6 @@ from nhiwarden.rules.engine import evaluate
 from nhiwarden.sandbox.gcp import FakeGcp, Store, seed_sprawl
 
 from .conftest import NOW, Sleeps, discover
-
-
-@pytest.fixture(autouse=True)
-def _unthrottled() -> Iterator[None]:
-    """The scan's request-rate cap (50/s for GCP) would make 4,000 calls take 80 s; counts are the point."""
-    ratelimit.configure({"gcp": 1_000_000.0})
-    yield
-    ratelimit.configure({"gcp": ratelimit.DEFAULT_RATES["gcp"]})
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,8 @@ class Cluster:
     canaries: list[str]
 
 
-def start_cluster(seed: Callable[[Store], list[str] | None]) -> Cluster:
-    server = FakeApiServer(Store(clock=NOW), clock=lambda: NOW).start()
+def start_cluster(seed: Callable[[Store], list[str] | None], *, tls: bool = False) -> Cluster:
+    server = FakeApiServer(Store(clock=NOW), clock=lambda: NOW, tls=tls).start()
     canaries = seed(server.store) or []
     token = server.add_token("nhiwarden-scanner")
     return Cluster(server, token, [*canaries, token])
@@ -46,7 +46,7 @@ def prod() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def staging() -> Iterator[Cluster]:
-    cluster = start_cluster(lambda store: seed_staging(store, NOW))
+    cluster = start_cluster(lambda store: seed_staging(store, NOW), tls=True)  # HTTPS, like real clusters
     yield cluster
     cluster.server.stop()
 
@@ -59,7 +59,10 @@ def fresh_prod() -> Iterator[Cluster]:
 
 
 def kubeconfig_for(tmp: Path, clusters: dict[str, Cluster], *, dead: list[str] = ()) -> Path:  # type: ignore[assignment]
-    contexts = [KubeContext(name, c.server.url, c.token, cluster=f"{name}-cluster") for name, c in clusters.items()]
+    contexts = [
+        KubeContext(name, c.server.url, c.token, cluster=f"{name}-cluster", ca_pem=c.server.ca_pem)
+        for name, c in clusters.items()
+    ]
     contexts += [KubeContext(name, f"http://127.0.0.1:{free_port()}", "unused-token-0123") for name in dead]
     return write_kubeconfig(tmp / "kubeconfig", contexts)
 

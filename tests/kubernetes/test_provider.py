@@ -417,3 +417,23 @@ def test_doctor_reports_each_permission(fresh_prod: Cluster, tmp_path: Path) -> 
     checks = {c.check: c.ok for c in provider.doctor(scope)}
     assert checks["reach API server"] and checks["list serviceaccounts"] and not checks["list secrets"]
     assert all(r.verb in ("get", "list") for r in fresh_prod.server.requests)
+
+
+def test_in_a_pod_without_kubeconfig_the_pods_own_account_is_used(
+    staging: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubernetes.config import incluster_config
+
+    assert staging.server.ca_pem is not None
+    token_file, ca_file = tmp_path / "token", tmp_path / "ca.crt"
+    token_file.write_text(staging.server.add_token("system:serviceaccount:nhiwarden:nhiwarden-scanner"))
+    ca_file.write_bytes(staging.server.ca_pem)
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token_file))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(ca_file))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", staging.server.url.rsplit(":", 1)[1])
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    [result] = scan({})
+    assert (result.scope, result.status) == ("in-cluster", "ok")
+    assert any(i.uid == "k8s:in-cluster:ns/web:sa/frontend" for i in result.identities)
+    assert staging.server.requests[-1].user == "system:serviceaccount:nhiwarden:nhiwarden-scanner"

@@ -16,7 +16,8 @@ from typing import Any
 
 import boto3
 import pytest
-from pb_helpers import Estate, Kv, age_key, build_report, finding_for
+
+from .pb_helpers import Estate, Kv, age_key, build_report, finding_for
 
 ACCOUNT = "123456789012"
 CANARY_OLD_SECRET = "CanaryOldSecretKey0000000000000000000000"

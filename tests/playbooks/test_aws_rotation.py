@@ -11,7 +11,8 @@ import boto3
 import pytest
 from nhiwarden.playbooks import Engine, PlanRequest, StepFailed, connections, make_plan
 from nhiwarden.reports.json_report import load
-from pb_helpers import Estate
+
+from .pb_helpers import Estate
 
 
 def plan_for(estate: Estate, **kw: Any) -> Any:

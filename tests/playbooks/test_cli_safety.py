@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from nhiwarden.playbooks.journal import exclusive
-from pb_helpers import Estate, build_report, finding_for, run_cli
+
+from .pb_helpers import Estate, build_report, finding_for, run_cli
 
 
 def cli_plan(estate: Estate, run: Any, tmp_path: Path, *extra: str) -> tuple[Any, Path]:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from nhiwarden.playbooks import Engine, PlanError, load_plan
-from pb_helpers import Estate
+
+from .pb_helpers import Estate
 
 
 class Hook:
@@ -139,7 +140,7 @@ def test_rollback_journal_restores_a_disabled_user(make_estate: Any, cli: Any, t
 def test_disable_reactivates_only_keys_it_deactivated(make_estate: Any, cli: Any, tmp_path: Path) -> None:
     estate = make_estate(age_days=200, rule="dormant-identity")
     spare = estate.iam.create_access_key(UserName=estate.user)["AccessKey"]["AccessKeyId"]
-    from pb_helpers import age_key
+    from .pb_helpers import age_key
 
     age_key(estate.user, spare, 200)
     estate.iam.update_access_key(UserName=estate.user, AccessKeyId=spare, Status="Inactive")

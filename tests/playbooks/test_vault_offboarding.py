@@ -13,7 +13,8 @@ import pytest
 from nhiwarden.findings import Finding, IdentityRef, Severity, fingerprint
 from nhiwarden.model import Identity
 from nhiwarden.playbooks import Engine, PlanError, PlanRequest, connections, make_plan
-from pb_helpers import build_report
+
+from .pb_helpers import build_report
 
 LATER = datetime.now(UTC) + timedelta(days=30)  # secret-ids are "30 days old" from here (OpenBao ages cannot be faked)
 

@@ -10,11 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from nhiwarden.reports import render
 from nhiwarden.reports.baseline import apply_baseline, known_findings, resolved_findings, unchanged_findings
 from nhiwarden.reports.diff import compare, render_json, render_table
-from nhiwarden.reports.json_report import load
+from nhiwarden.reports.json_report import load, schema
 
 from tests.conftest import days_ago, example_identity, example_key, run_cli, write_estate
 from tests.reports.conftest import build_report
@@ -107,6 +108,7 @@ def test_scan_with_baseline_counts_only_new_findings(scans: dict[str, Path], tmp
     result = scan(scans["new_estate"], "--baseline", str(scans["old"]), "--format", "json", "--output", str(out))
     assert result.returncode == 1, result.stderr  # svc-c is new and high
     report = json.loads(out.read_text())
+    jsonschema.validate(report, schema())  # the baselined report keeps the published JSON contract
     assert set(ids_by_identity(report["findings"])) == {"svc-c"}
     assert report["baseline"]["new"] == len(report["findings"])
     assert report["baseline"]["unchanged"] >= 1 and report["baseline"]["resolved"] >= 1
@@ -200,3 +202,19 @@ def test_finding_that_became_suppressed_is_not_counted_resolved():
     diff = compare(old, new)
     assert [f.id for f in diff.suppressed] == [new.suppressed[0].finding.id]
     assert new.suppressed[0].finding.id not in {f.id for f in diff.resolved}
+
+
+def test_a_baselined_report_used_as_baseline_warns_that_unchanged_findings_are_not_listed(caplog):
+    first = build_report(scan_id="first")
+    second = apply_baseline(build_report(scan_id="second"), first, file="first.json")
+    saved = load_from_json(second)
+    with caplog.at_level("WARNING", logger="nhiwarden.baseline"):
+        third = apply_baseline(build_report(scan_id="third"), saved, file="second.json")
+    assert "written with --baseline" in caplog.text
+    assert third.baseline is not None and third.baseline.new == len(third.findings)
+
+
+def load_from_json(report: Any) -> Any:
+    from nhiwarden.report import Report
+
+    return Report.model_validate_json(report.to_json())

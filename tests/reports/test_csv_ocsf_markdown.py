@@ -160,6 +160,7 @@ def test_markdown_summary_has_counts_scopes_exceptions_and_evidence(report: Repo
     assert "### Exceptions" in text and "bob@example.com" in text.replace("\\", "")
     assert "expired" in text
     assert "<details><summary>Audit evidence</summary>" in text
+    assert "### Compliance" in text and "| CIS Kubernetes Benchmark | 1.12 |" in text
     assert "2026-06-01" in text
 
 

@@ -139,6 +139,8 @@ def test_run_carries_audit_evidence_and_scope_problems(report: Report):
     assert facts["as_of"].startswith("2026-06-01")
     assert facts["rule_pack"]["sha256"]
     assert facts["parameters"]["thresholds"]["unused_days"] == 90
+    cis_aws = next(c for c in run["properties"]["compliance"] if c["framework"] == "CIS-AWS")
+    assert "1.14" in cis_aws["failing"]
     assert run["invocations"][0]["executionSuccessful"] is False
     texts = [n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"]]
     assert any("could not be scanned" in t for t in texts)

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nhiwarden.sandbox.kubernetes.estate import seed_prod, seed_staging
 from nhiwarden.sandbox.kubernetes.kubeconfig import KubeContext, write_kubeconfig
 from nhiwarden.sandbox.kubernetes.server import FakeApiServer
 from nhiwarden.sandbox.kubernetes.store import Store
+
 from tests.conftest import run_cli
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -96,7 +96,8 @@ def clusters_factory(tmp_path: Path) -> Iterator[Any]:
 
 def scan_json(*args: str, out: Path, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any], str]:
     """``nhiwarden scan ... --format json --output out`` in a subprocess: (exit code, report, stderr)."""
-    proc = run_cli("scan", *args, "--format", "json", "--output", str(out), "--as-of", AS_OF, "--fail-on", "none",
-                   env=env)
+    proc = run_cli(
+        "scan", *args, "--format", "json", "--output", str(out), "--as-of", AS_OF, "--fail-on", "none", env=env
+    )
     report = json.loads(out.read_text()) if out.is_file() else {}
     return proc.returncode, report, proc.stderr

@@ -5,11 +5,14 @@ kube-apiservers; every figure comes from the servers' own arrival times, never f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from nhiwarden.sandbox.kubernetes.server import Fault
 
-from .conftest import scan_json
+from .conftest import Clusters, scan_json, start_clusters
 
 RATE = 50.0  # --rate-limit kubernetes=50; the bucket's burst equals its rate
 SA_LIST = "/serviceaccounts"
@@ -25,8 +28,17 @@ def _page_size_one(tmp_path: Path) -> Path:
 def test_the_rate_cap_holds_at_the_server_under_a_concurrent_burst(tmp_path, clusters_factory):
     clusters = clusters_factory(["east", "west"], prod=True)
     code, report, stderr = scan_json(
-        "--provider", "kubernetes", "--kubernetes-kubeconfig", str(clusters.kubeconfig), "--all-contexts",
-        "--config", str(_page_size_one(tmp_path)), "--concurrency", "8", "--rate-limit", f"kubernetes={RATE:g}",
+        "--provider",
+        "kubernetes",
+        "--kubernetes-kubeconfig",
+        str(clusters.kubeconfig),
+        "--all-contexts",
+        "--config",
+        str(_page_size_one(tmp_path)),
+        "--concurrency",
+        "8",
+        "--rate-limit",
+        f"kubernetes={RATE:g}",
         out=tmp_path / "report.json",
     )
     assert code == 0, stderr
@@ -44,38 +56,49 @@ def test_the_rate_cap_holds_at_the_server_under_a_concurrent_burst(tmp_path, clu
     assert (len(times) - RATE) / span <= RATE * 1.1, f"{len(times)} requests in {span:.2f} s"
 
 
-def test_retry_after_is_honoured_before_the_next_attempt(tmp_path, clusters_factory):
-    clusters = clusters_factory(["solo"])
-    server = clusters.servers["solo"]
-    server.inject(Fault(status=429, verb="list", resource="serviceaccounts", times=1, retry_after=1))
-    code, report, stderr = scan_json(
-        "--provider", "kubernetes", "--kubernetes-kubeconfig", str(clusters.kubeconfig), "--kube-context", "solo",
-        out=tmp_path / "report.json",
-    )
-    assert code == 0, stderr
-    (scope,) = report["scopes"]
-    assert scope["status"] == "ok"
-    lists = server.arrivals_for(SA_LIST)
+@pytest.fixture(scope="module")
+def throttled_scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Clusters, int, dict[str, Any], str]]:
+    """One scan of three clusters: "once" throttles its first ServiceAccount list with Retry-After: 1,
+    "busy" throttles every one (Retry-After: 0, so the bound is reached quickly), "calm" never does."""
+    clusters = start_clusters(tmp_path_factory.mktemp("throttle"), ["busy", "calm", "once"])
+    try:
+        clusters.servers["once"].inject(
+            Fault(status=429, verb="list", resource="serviceaccounts", times=1, retry_after=1)
+        )
+        clusters.servers["busy"].inject(
+            Fault(status=429, verb="list", resource="serviceaccounts", times=None, retry_after=0)
+        )
+        code, report, stderr = scan_json(
+            "--provider",
+            "kubernetes",
+            "--kubernetes-kubeconfig",
+            str(clusters.kubeconfig),
+            "--all-contexts",
+            out=clusters.kubeconfig.parent / "report.json",
+        )
+        yield clusters, code, report, stderr
+    finally:
+        for server in clusters.servers.values():
+            server.stop()
+
+
+def test_retry_after_is_honoured_before_the_next_attempt(throttled_scan):
+    clusters, _code, report, stderr = throttled_scan
+    scope = next(s for s in report["scopes"] if s["scope"] == "once")
+    assert scope["status"] == "ok", stderr
+    lists = clusters.servers["once"].arrivals_for(SA_LIST)
     assert [a.status for a in lists[:2]] == [429, 200]
     assert lists[1].at - lists[0].at >= 0.95  # Retry-After: 1, measured between arrivals at the server
-    assert scope["api_calls"]["list serviceaccounts"] == len(lists)  # the retry was counted too
+    assert scope["api_calls"]["list serviceaccounts"] == len(lists)  # the retried request was counted too
 
 
-def test_a_server_that_always_throttles_ends_the_scope_as_throttled_after_bounded_attempts(
-    tmp_path, clusters_factory
-):
-    clusters = clusters_factory(["busy", "calm"])
-    busy = clusters.servers["busy"]
-    busy.inject(Fault(status=429, verb="list", resource="serviceaccounts", times=None, retry_after=0))
-    code, report, stderr = scan_json(
-        "--provider", "kubernetes", "--kubernetes-kubeconfig", str(clusters.kubeconfig), "--all-contexts",
-        out=tmp_path / "report.json",
-    )
+def test_a_server_that_always_throttles_ends_the_scope_as_throttled_after_bounded_attempts(throttled_scan):
+    clusters, code, report, stderr = throttled_scan
     assert code == 3, stderr  # a scope could not be scanned; the report still lists what was
     scopes = {s["scope"]: s for s in report["scopes"]}
     assert scopes["busy"]["status"] == "error"
     assert scopes["busy"]["error"].startswith("throttled")
     assert scopes["calm"]["status"] == "ok"  # one throttled cluster does not sink the others
-    attempts = busy.arrivals_for(SA_LIST)
+    attempts = clusters.servers["busy"].arrivals_for(SA_LIST)
     assert all(a.status == 429 for a in attempts)
     assert len(attempts) == 5  # the provider's bounded attempts, then it gives up

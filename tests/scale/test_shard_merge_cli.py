@@ -3,7 +3,9 @@ against a moto server holding five seeded accounts (nhiwarden's AWS sandbox).
 
 Compared: everything in the report except what differs between any two runs of the same scan (scan id
 and times) and ``api_calls``: the provider caches AWS-managed policy documents per process, so which
-account pays for fetching them depends on how the scopes were split across processes.
+account pays for fetching them depends on how the scopes were split across processes. The estate has
+no OrganizationAccountAccessRole identity on purpose: assuming it updates its RoleLastUsed (in moto as
+in AWS), so its ``last_used_at`` would record each scan itself. moto lets any role be assumed.
 """
 
 from __future__ import annotations
@@ -16,22 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nhiwarden.sandbox.aws.estate import AccountSpec, KeySpec, RoleSpec, SeededEstate, UserSpec, allow, seed
 from nhiwarden.sandbox.aws.server import MotoSandbox
 from nhiwarden.scanner import in_shard
+
 from tests.conftest import run_cli
 
 from .conftest import NOW, scan_json
 
 # Own account ids: moto keeps state per process and other test modules seed their own accounts.
 ACCOUNTS = [f"7100000000{i:02d}" for i in range(1, 6)]
-ACCESS_ROLE = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}
-    ],
-}
 
 
 def _account(account: str, i: int) -> AccountSpec:
@@ -40,14 +36,21 @@ def _account(account: str, i: int) -> AccountSpec:
         users=[
             UserSpec(f"svc-stale-{i}", created_days_ago=800, keys=[KeySpec(400, 200)], tags={"owner": "data"}),
             UserSpec(f"svc-fresh-{i}", created_days_ago=30, keys=[KeySpec(10, 1)], managed=["ReadOnlyAccess"]),
-            UserSpec(f"svc-admin-{i}", created_days_ago=500, keys=[KeySpec(120, 5), KeySpec(20, 1)],
-                     managed=["AdministratorAccess"], tags={"owner": "sre"}),
-            UserSpec(f"svc-minter-{i}", created_days_ago=300, keys=[KeySpec(45, None)],
-                     inline={"mint": allow("iam:CreateAccessKey")}),
+            UserSpec(
+                f"svc-admin-{i}",
+                created_days_ago=500,
+                keys=[KeySpec(120, 5), KeySpec(20, 1)],
+                managed=["AdministratorAccess"],
+                tags={"owner": "sre"},
+            ),
+            UserSpec(
+                f"svc-minter-{i}",
+                created_days_ago=300,
+                keys=[KeySpec(45, None)],
+                inline={"mint": allow("iam:CreateAccessKey")},
+            ),
         ],
         roles=[
-            RoleSpec("OrganizationAccountAccessRole", created_days_ago=900, last_used_days_ago=1,
-                     managed=["AdministratorAccess"], trust=ACCESS_ROLE),
             RoleSpec(f"app-{i}", created_days_ago=400, last_used_days_ago=None, managed=["ReadOnlyAccess"]),
         ],
     )
@@ -90,37 +93,40 @@ def test_the_five_accounts_split_across_both_shards():
     assert all(shards) and sum(shards) == len(ACCOUNTS), shards
 
 
-def test_merged_shard_reports_equal_the_unsharded_scan(moto, tmp_path: Path):
+@pytest.fixture(scope="module")
+def scans(moto: tuple[MotoSandbox, SeededEstate], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One unsharded scan and the two shards of the same scan, as JSON report files."""
     sandbox, _estate = moto
+    out = tmp_path_factory.mktemp("shards")
     env = _env(sandbox.endpoint)
     common = ["--provider", "aws", "--aws-accounts", ",".join(ACCOUNTS), "--aws-endpoint-url", sandbox.endpoint]
-    code, whole, stderr = scan_json(*common, out=tmp_path / "whole.json", env=env)
-    assert code == 0, stderr
+    paths = {"whole": out / "whole.json", "1/2": out / "shard-1.json", "2/2": out / "shard-2.json"}
+    for name, path in paths.items():
+        shard = [] if name == "whole" else ["--shard", name]
+        code, _report, stderr = scan_json(*common, *shard, out=path, env=env)
+        assert code == 0, stderr
+    return paths
+
+
+def test_merged_shard_reports_equal_the_unsharded_scan(scans: dict[str, Path], tmp_path: Path):
+    whole = json.loads(scans["whole"].read_text())
     assert [s["status"] for s in whole["scopes"]] == ["ok"] * len(ACCOUNTS)
     assert whole["findings"], "the estate must produce findings to compare"
-    parts = []
-    for k in (1, 2):
-        code, part, stderr = scan_json(*common, "--shard", f"{k}/2", out=tmp_path / f"shard-{k}.json", env=env)
-        assert code == 0, stderr
+    for name in ("1/2", "2/2"):
+        part = json.loads(scans[name].read_text())
         assert part["scopes"] and len(part["scopes"]) < len(ACCOUNTS)
-        parts.append(tmp_path / f"shard-{k}.json")
     merged_path = tmp_path / "merged.json"
-    proc = run_cli("merge", str(parts[1]), str(parts[0]), "--format", "json", "--output", str(merged_path))
+    proc = run_cli("merge", str(scans["2/2"]), str(scans["1/2"]), "--format", "json", "--output", str(merged_path))
     assert proc.returncode == 0, proc.stderr
     merged = json.loads(merged_path.read_text())
     assert merged["scan"]["parameters"]["merged_shards"] == ["2/2", "1/2"]
     assert _content(merged) == _content(whole)
 
 
-def test_merge_refuses_shards_scanned_as_of_different_dates(moto, tmp_path: Path):
-    sandbox, _estate = moto
-    env = _env(sandbox.endpoint)
-    common = ["--provider", "aws", "--aws-accounts", ",".join(ACCOUNTS), "--aws-endpoint-url", sandbox.endpoint]
-    code, _report, stderr = scan_json(*common, "--shard", "1/2", out=tmp_path / "a.json", env=env)
-    assert code == 0, stderr
-    later = json.loads((tmp_path / "a.json").read_text())
+def test_merge_refuses_shards_evaluated_as_of_different_dates(scans: dict[str, Path], tmp_path: Path):
+    later = json.loads(scans["2/2"].read_text())
     later["scan"]["as_of"] = (NOW + timedelta(days=1)).isoformat()
-    (tmp_path / "b.json").write_text(json.dumps(later))
-    proc = run_cli("merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--format", "json")
+    (tmp_path / "later.json").write_text(json.dumps(later))
+    proc = run_cli("merge", str(scans["1/2"]), str(tmp_path / "later.json"), "--format", "json")
     assert proc.returncode == 2
     assert "as-of" in proc.stderr
