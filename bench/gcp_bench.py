@@ -35,6 +35,10 @@ def serve(accounts: int, workdir: Path) -> int:
     now = datetime.now(UTC).replace(microsecond=0)
     seeded = seed_org(now, denied_project=False)
     seed_sprawl(seeded.store, now, PROJECT, accounts=accounts)
+    # The sandbox pages by 2 to exercise paging in tests; serve the real APIs' page sizes instead
+    # (ListServiceAccounts: 100, Policy Analyzer activities: 1000) so page counts are realistic.
+    seeded.store.page_size = 100
+    seeded.store.activity_page_size = 1000
     with FakeGcp(seeded.store) as fake:
         key = fake.write_credentials(workdir / "gcp-bench-key.json")
         info = {

@@ -66,6 +66,23 @@ class Grant(_Model):
     )
 
 
+class FederationTrust(_Model):
+    """Who outside may obtain this identity's access through federation (OIDC/SAML/workload identity).
+
+    ``subjects`` and ``audiences`` are the allowed values or glob patterns the trust pins; ``None``
+    means the trust does not constrain that claim at all. Other claim constraints go in ``conditions``;
+    a condition that cannot be decomposed (e.g. a CEL expression) stays in ``expression``.
+    """
+
+    issuer: str
+    source: str = Field(description="Where the trust is defined, e.g. a role's trust policy statement.")
+    subjects: list[str] | None = None
+    audiences: list[str] | None = None
+    conditions: dict[str, list[str]] = Field(default_factory=dict)
+    expression: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
 class Credential(_Model):
     """A secret-bearing or federated credential of an identity, named by its public id."""
 
@@ -121,6 +138,7 @@ class Identity(_Model):
     tags: dict[str, str] = Field(default_factory=dict)
     grants: list[Grant] = Field(default_factory=list)
     credentials: list[Credential] = Field(default_factory=list)
+    trusts: list[FederationTrust] = Field(default_factory=list)
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @property

@@ -11,7 +11,6 @@ import ssl
 from typing import Any
 
 import httpx
-
 from nhiwarden.redact import redact, register_secret
 
 from .actions import Context, StepError

@@ -109,7 +109,7 @@ def get_observer(name: str) -> Observer:
 
 # Fields of a stored credential that are public identifiers, not secrets (never masked).
 PUBLIC_FIELDS = frozenset(
-    {"aws_access_key_id", "region", "aws_region", "client_id", "tenant_id", "account_id", "key_id", "username"}
+    {"aws_access_key_id", "region", "aws_region", "client_id", "tenant_id", "account_id", "key_id", "username", "token_ref"}
 )
 
 _REF = re.compile(r"^\$\{(?P<step>[^}]+)\.(?P<key>[A-Za-z0-9_-]+)\}$")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -115,7 +116,7 @@ class CreateBoundToken(Action):
                 "kind": "Secret",
                 "type": "Opaque",
                 "metadata": {
-                    "generateName": f"{sa}-nhw-token-",
+                    "name": f"{sa}-nhw-token-{uuid.uuid4().hex[:6]}",
                     "namespace": ns,
                     "labels": {MANAGED_LABEL: label},
                     "annotations": {"nhiwarden.io/purpose": f"binds the TokenRequest token of {ns}/{sa}"},

@@ -13,9 +13,9 @@ from nhiwarden.model import Identity
 
 from ..actions import Context
 from ..actions import aws as act
-from ..delivery import parse as parse_delivery
 from ..model import Check, Step, Target
 from ..planner import Built, Skip, observe_into
+from .delivery import plan_delivery
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -107,45 +107,19 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
     )
     if spec is None:
         raise Skip("no delivery target: pass --deliver (the new secret is never printed)")
-    kind, where = parse_delivery(spec)
-    if kind != "vault-kv":
-        raise Skip(f"delivery of AWS keys to {kind} is not implemented yet: use vault-kv:<mount>/<path>")
-    else:
-        mount, _, path = where.partition("/")
-        if not path:
-            raise Skip(f"--deliver {spec}: expected vault-kv:<mount>/<path>")
-        kv_check = Check(
-            id=f"{t}.delivery",
-            observe="vault-kv.secret",
-            params={"mount": mount, "path": path, "key_field": "aws_access_key_id", "key_id": key_id},
-            text="",
-        )
-        kv = observe_into(ctx, kv_check, ["version", "holds_key_id"])
-        if kv["exists"] and not kv["holds_key_id"] and kv.get("key_field_present"):
-            raise Skip(f"vault-kv:{where} holds a different access key id: not overwriting it")
-        version = int(kv["version"])
-        kv_check.text = f"vault-kv:{where} is at version {version}" + (
-            f" and holds key {key_id}" if kv["holds_key_id"] else " (the new key is added to it)"
-        )
-        deliver_check = kv_check
-        deliver_action = "vault-kv.write"
-        deliver_params = {
-            "mount": mount,
-            "path": path,
-            "cas": version,
-            "fields": KEY_FIELDS,
-            "key_field": "aws_access_key_id",
-            "key_id": f"${{{t}.create.access_key_id}}",
-            "previous_key_id": key_id,
-            "secret_step": f"{t}.create",
-        }
-        addr = ctx.connection("vault").get("addr", "$VAULT_ADDR")
-        deliver_call = (
-            f"POST {addr}/v1/{mount}/data/{path} {{data: aws_access_key_id, aws_secret_access_key "
-            f"(other fields kept), options.cas: {version}}}; POST {mount}/metadata/{path} custom_metadata"
-        )
-        deliver_rollback = f"write version {version}'s data back as a new version (cas), if nobody wrote since"
-    checks.append(deliver_check)
+    delivery = plan_delivery(
+        ctx,
+        t,
+        spec,
+        fields=KEY_FIELDS,
+        key_field="aws_access_key_id",
+        key_id=f"${{{t}.create.access_key_id}}",
+        current_key_id=key_id,
+        secret_step=f"{t}.create",
+    )
+    checks.append(delivery.check)
+    deliver_action, deliver_params = delivery.action, delivery.params
+    deliver_call, deliver_rollback = delivery.api_call, delivery.rollback
 
     arn = _user_arn(ctx, user)
     group, later = f"{t}:rotate", f"{t}:delete"

@@ -211,7 +211,6 @@ class GcpApi:
         import grpc
         from google.cloud import iam_admin_v1
         from google.cloud.iam_admin_v1.services.iam.transports import IAMGrpcTransport
-
         from nhiwarden.providers.gcp.grpc_auth import AuthInterceptor
 
         self.credentials()

@@ -390,7 +390,8 @@ def _credential(
         last_used_tracking_since=tracking_since if source and last_used is None else None,
         enabled=invalid_since is None and not secret["deleting"],
         static=True,
-        locations=[f"k8s-secret:{secret['namespace']}/{secret['name']}"],
+        locations=[f"k8s-secret:{secret['namespace']}/{secret['name']}"]
+        + [f"k8s-pod:{secret['namespace']}/{m.split('/', 1)[1]}" for m in mounted_by],
         attributes={
             "auto_generated": secret["name"] in sa["secrets"],
             "invalid_since": invalid_since.date().isoformat() if invalid_since else None,

@@ -371,6 +371,7 @@ def seed_prod(store: Store, now: datetime, *, canary: str | None = None) -> list
     s.service_account("payments", "reporter", 400, secrets_=["reporter-token"])
     s.legacy_token("payments", "reporter-token", "reporter", 400, token=canary, last_used=10)
     s.workload("CronJob", "payments", "monthly-report", "reporter", days=400)
+    s.pod("payments", "report-debug", "api", secret_volume="reporter-token")  # mounts another account's token
 
     # analytics: a Deployment scaled to zero with an aggregated ClusterRole that can list secrets
     s.service_account("analytics", "etl", 300, automount=False)

@@ -136,6 +136,12 @@ def test_legacy_token_is_a_static_credential_named_by_its_secret(accounts: dict[
     assert token.attributes["auto_generated"] is False  # manual: not listed in the account's secrets
 
 
+def test_legacy_token_mounted_by_a_pod_names_the_pod_as_a_location(accounts: dict[str, Identity]) -> None:
+    token = next(c for c in by_name(accounts, "payments/reporter").credentials if c.id == "reporter-token")
+    assert token.attributes["mounted_by"] == ["Pod/report-debug"] and token.attributes["auto_generated"] is True
+    assert token.locations == ["k8s-secret:payments/reporter-token", "k8s-pod:payments/report-debug"]
+
+
 def test_invalidated_legacy_token_is_disabled(accounts: dict[str, Identity]) -> None:
     [token] = by_name(accounts, "ci/retired").credentials
     assert token.enabled is False and token.attributes["invalid_since"] == "2026-05-02"
