@@ -10,9 +10,8 @@ import importlib
 import logging
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 from nhiwarden import __version__
 from nhiwarden.errors import NhiwardenError
@@ -43,22 +42,22 @@ class LazyGroup(TyperGroup):
 
     _listing = False
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: Any, formatter: Any) -> None:
         self._listing = True
         try:
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in COMMANDS:
             return None
         module_name, short = COMMANDS[cmd_name]
         if self._listing:
-            return click.Command(cmd_name, help=short, short_help=short)
+            return typer.core.TyperCommand(cmd_name, help=short, short_help=short)
         module = importlib.import_module(f"{__package__}.{module_name}")
         holder = typer.Typer()
         module.register(holder)
@@ -108,28 +107,30 @@ def main(argv: list[str] | None = None) -> int:
         raise AssertionError("nhiwarden CLI must be a group")
     try:
         rc = command.main(args=argv, prog_name="nhiwarden", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        rc = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        rc = 2
-    except click.exceptions.Abort:
-        err.print("aborted")
-        rc = 130
     except NhiwardenError as exc:
         if _state["debug"]:
             err.print_exception()
         err.print(f"[bold red]error:[/] {redact(exc)}", highlight=False, markup=True)
         rc = exc.exit_code
     except Exception as exc:
-        if _state["debug"]:
-            err.print_exception()
-        err.print(
-            f"[bold red]internal error:[/] {redact(f'{type(exc).__name__}: {exc}')} "
-            "(run with --debug for the traceback)",
-            highlight=False,
-        )
-        rc = EXIT_INTERNAL
+        # typer may vendor its own click: recognise its exceptions by their interface, not their class.
+        kind = type(exc).__name__
+        if kind == "Exit":
+            rc = getattr(exc, "exit_code", 0)
+        elif kind == "Abort":
+            err.print("aborted")
+            rc = 130
+        elif callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code"):
+            exc.show()
+            rc = 2
+        else:
+            if _state["debug"]:
+                err.print_exception()
+            err.print(
+                f"[bold red]internal error:[/] {redact(f'{kind}: {exc}')} (run with --debug for the traceback)",
+                highlight=False,
+            )
+            rc = EXIT_INTERNAL
     code = rc if isinstance(rc, int) else 0
     if argv is None:
         sys.exit(code)

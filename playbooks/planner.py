@@ -51,6 +51,7 @@ class PlanRequest:
     valid_for: timedelta = timedelta(hours=24)
     delete_after_days: int = 7
     notice_days: int = 7
+    token_ttl: timedelta = timedelta(days=30)
     notify_webhook: str | None = None
     notify_format: str = "json"
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -168,6 +169,9 @@ def connections(
             "region": aws.get("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             "profile": env.get("AWS_PROFILE") or aws.get("profile"),
         },
+        "kubernetes": {
+            "kubeconfig": env.get("KUBECONFIG") or (settings.get("kubernetes") or {}).get("kubeconfig"),
+        },
         "vault": {
             "addr": env.get("VAULT_ADDR") or env.get("BAO_ADDR") or vault.get("addr") or vault.get("address"),
             "namespace": env.get("VAULT_NAMESPACE") or env.get("BAO_NAMESPACE") or vault.get("namespace"),
@@ -194,6 +198,10 @@ def _builder(playbook: str, finding: Finding) -> Builder:
             from .builders import aws
 
             return aws.rotate
+        if kind == "k8s-legacy-token":
+            from .builders import kubernetes
+
+            return kubernetes.rotate
         raise Skip(f"rotation of {kind} credentials is not implemented yet")
     kind = finding.identity.kind
     if kind == "aws-iam-user":

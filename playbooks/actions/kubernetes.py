@@ -79,6 +79,7 @@ def observe_legacy_token(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
         "created_at": meta.get("creationTimestamp"),
         "old_enough": created <= ctx.now - timedelta(days=float(params.get("min_age_days", 0))),
         "invalid_since": labels.get(INVALID_LABEL),
+        "invalidated": INVALID_LABEL in labels,
         "last_used": labels.get(LAST_USED_LABEL),
     }
     if params.get("with_pods"):
