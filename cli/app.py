@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         elif kind == "Abort":
             err.print("aborted")
             rc = 130
-        elif callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code"):
-            exc.show()
+        elif callable(show := getattr(exc, "show", None)) and hasattr(exc, "exit_code"):
+            show()
             rc = 2
         else:
             if _state["debug"]:

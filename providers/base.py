@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from nhiwarden import ratelimit
+from nhiwarden.ratelimit import bucket as rate_bucket
 from nhiwarden.errors import ConfigError
 from nhiwarden.model import Credential, Scope, ScopeResult
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -65,7 +65,7 @@ class CallLog:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, action: str, n: int = 1) -> None:
-        ratelimit.bucket(self.result.provider).acquire(n)
+        rate_bucket(self.result.provider).acquire(n)
         with self._lock:
             self.result.api_calls[action] = self.result.api_calls.get(action, 0) + n
 
