@@ -181,13 +181,29 @@ class AwsResult:
         }
 
 
+# Identity-level findings whose evidence lists the identity's key ids: the scanner names those keys too.
+LISTS_KEYS = frozenset({"multiple-active-credentials", "over-privileged"})
+
+
 def analyse(report: dict[str, Any]) -> tuple[list[AccountCalls], dict[str, int]]:
-    """Per-account calls against the budget, and the calls of all scopes by action."""
+    """Per-account calls against the budget, and the calls of all scopes by action.
+
+    "Users with key findings": users with a finding on one of their access keys, or with a finding whose
+    evidence lists their key ids (over-privileged, multiple-active-credentials), as the scanner resolves
+    key ids for exactly those.
+    """
+    with_keys = {
+        i["uid"]
+        for i in report.get("identities", [])
+        if any(c.get("kind") == "aws-access-key" for c in i.get("credentials", []))
+    }
     flagged: dict[str, set[str]] = {}
     for finding in report.get("findings", []) + [s["finding"] for s in report.get("suppressed", [])]:
         credential = finding.get("credential") or {}
-        if credential.get("kind") == "aws-access-key":
-            identity = finding["identity"]
+        identity = finding["identity"]
+        if credential.get("kind") == "aws-access-key" or (
+            finding.get("rule_id") in LISTS_KEYS and identity["uid"] in with_keys
+        ):
             flagged.setdefault(identity["scope"], set()).add(identity["uid"])
     per_account = []
     by_action: Counter[str] = Counter()

@@ -74,7 +74,10 @@ def seed_account(account: str, planned: AccountPlan, now: datetime, member: bool
 
     iam = backend.iam(account)
     backend.load_managed_policies(account)
-    ago = lambda days: now - timedelta(days=days)  # noqa: E731
+
+    def ago(days: float) -> datetime:
+        return now - timedelta(days=days)
+
     arn = "arn:aws:iam::aws:policy/"
     iam.create_group("readers")
     iam.attach_group_policy(arn + "ReadOnlyAccess", "readers")

@@ -22,10 +22,10 @@ _DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(value: str) -> timedelta:
+def parse_duration(value: str, flag: str) -> timedelta:
     m = _DURATION.match(value.strip())
     if not m:
-        raise UsageError(f"--valid-for {value!r}: expected a duration such as 30m, 24h or 2d")
+        raise UsageError(f"{flag} {value!r}: expected a duration such as 30m, 24h or 2d")
     return timedelta(seconds=float(m.group("n")) * _UNITS[m.group("unit")])
 
 
@@ -66,6 +66,13 @@ def plan_command(
     aws_region: Annotated[str | None, typer.Option("--aws-region", help="AWS region.")] = None,
     aws_profile: Annotated[str | None, typer.Option("--aws-profile", help="AWS profile.")] = None,
     vault_addr: Annotated[str | None, typer.Option("--vault-addr", help="Vault/OpenBao address.")] = None,
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="Kubeconfig file.")] = None,
+    kube_context: Annotated[
+        str | None, typer.Option("--kube-context", help="Kubeconfig context (default: the finding's).")
+    ] = None,
+    token_ttl: Annotated[
+        str, typer.Option("--token-ttl", help="Lifetime of a new Kubernetes TokenRequest token.")
+    ] = "720h",
 ) -> None:
     """Plan a remediation from a saved report: every step, its API call, preconditions and rollback."""
     from nhiwarden.playbooks import PlanRequest, connections, make_plan
@@ -86,7 +93,8 @@ def plan_command(
         deliver=deliver,
         max_changes=max_changes,
         grace_days=grace_days,
-        valid_for=parse_duration(valid_for),
+        valid_for=parse_duration(valid_for, "--valid-for"),
+        token_ttl=parse_duration(token_ttl, "--token-ttl"),
         delete_after_days=delete_after_days,
         notice_days=notice_days,
         notify_webhook=notify_webhook,
@@ -97,6 +105,7 @@ def plan_command(
             {
                 "aws": {"endpoint_url": aws_endpoint_url, "region": aws_region, "profile": aws_profile},
                 "vault": {"addr": vault_addr},
+                "kubernetes": {"kubeconfig": kubeconfig, "context": kube_context},
             },
         ),
         env=env,

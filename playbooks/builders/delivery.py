@@ -105,7 +105,7 @@ def plan_delivery(
                 else f"secretsmanager:CreateSecret Name={where} (JSON: {', '.join(fields)})"
             ),
             rollback=(
-                f"secretsmanager:UpdateSecretVersionStage AWSCURRENT back to {current}"
+                f"secretsmanager:PutSecretValue with version {current}'s value (if nobody wrote since)"
                 if current
                 else f"secretsmanager:DeleteSecret {where} (ForceDeleteWithoutRecovery)"
             ),

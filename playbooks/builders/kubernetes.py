@@ -32,7 +32,6 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
     conn = ctx.plan.connections.setdefault("kubernetes", {})
     if conn.setdefault("context", context) != context:
         raise Skip(f"one kubeconfig context per plan: this plan uses {conn['context']}, the finding is in {context}")
-    ctx._cache.pop("kubernetes", None)
 
     sa_check = Check(
         id=f"{t}.sa",

@@ -83,12 +83,12 @@ class SecretsManagerWrite(Delivery):
             return
         if _current(ctx, sid) != outputs["version"]:
             raise StepError(f"secret {sid} changed after delivery: not restoring")
-        sm.update_secret_version_stage(
-            SecretId=sid,
-            VersionStage="AWSCURRENT",
-            MoveToVersionId=outputs["previous_version"],
-            RemoveFromVersionId=outputs["version"],
-        )
+        # Write the previous version's value back as the new AWSCURRENT (like a KV rollback). Moving the
+        # stage label instead would be enough on AWS, but moto keeps serving the moved-away version.
+        previous = sm.get_secret_value(SecretId=sid, VersionId=outputs["previous_version"])["SecretString"]
+        register_secret(previous)
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"nhiwarden:{ctx.plan.id}:{ctx.current}:rollback"))
+        sm.put_secret_value(SecretId=sid, SecretString=previous, ClientRequestToken=token)
 
     def recover(self, ctx: Context, params: dict[str, Any], step_id: str) -> dict[str, Any] | None:
         current = _current(ctx, params["secret_id"])

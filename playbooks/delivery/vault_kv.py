@@ -80,14 +80,13 @@ class VaultKvWrite(Delivery):
         new_version = int((resp.get("data") or {}).get("version") or 0)
         meta = vault(ctx).request("GET", f"{mount}/metadata/{path}").get("data") or {}
         custom = dict(meta.get("custom_metadata") or {})
-        custom.update(
-            {
-                "rotated_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-                "rotated_by": f"nhiwarden plan {ctx.plan.id}",
-                "key_id": str(params.get("key_id") or ""),
-                "previous_key_id": str(params.get("previous_key_id") or ""),
-            }
-        )
+        stamp = {
+            "rotated_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+            "rotated_by": f"nhiwarden plan {ctx.plan.id}",
+            "key_id": params.get("key_id"),
+            "previous_key_id": params.get("previous_key_id"),
+        }
+        custom.update({k: str(v) for k, v in stamp.items() if v})  # Vault rejects empty values
         vault(ctx).request("POST", f"{mount}/metadata/{path}", {"custom_metadata": custom})
         return {"version": new_version, "previous_version": cas, "location": f"vault-kv:{mount}/{path}"}
 

@@ -156,8 +156,9 @@ class KubeApi:
                 raise Denied(exc.status, message) from None
             raise
         except urllib3.exceptions.HTTPError as exc:
+            cause = getattr(exc, "reason", None) or exc  # MaxRetryError wraps the real cause
             raise ScopeError(
-                f"context {self.context!r}: cannot reach the API server {self.server}: {redact(type(exc).__name__)}",
+                f"context {self.context!r}: cannot reach the API server {self.server}: {type(cause).__name__}",
                 kind="network",
             ) from None
         try:
