@@ -169,6 +169,11 @@ def connections(
             "region": aws.get("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             "profile": env.get("AWS_PROFILE") or aws.get("profile"),
         },
+        "gcp": {
+            "credentials": (settings.get("gcp") or {}).get("credentials"),
+            "iam_grpc_endpoint": (settings.get("gcp") or {}).get("iam_grpc_endpoint"),
+            "rest_endpoint": (settings.get("gcp") or {}).get("rest_endpoint"),
+        },
         "kubernetes": {
             "kubeconfig": env.get("KUBECONFIG") or (settings.get("kubernetes") or {}).get("kubeconfig"),
         },
@@ -198,6 +203,10 @@ def _builder(playbook: str, finding: Finding) -> Builder:
             from .builders import aws
 
             return aws.rotate
+        if kind == "gcp-sa-key":
+            from .builders import gcp
+
+            return gcp.rotate
         if kind == "k8s-legacy-token":
             from .builders import kubernetes
 

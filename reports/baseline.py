@@ -73,15 +73,13 @@ def apply_baseline(report: Report, baseline: Report, *, file: str) -> Report:
     out.findings = new
     out._unchanged = unchanged
     out._resolved = resolved
-    info = BaselineInfo(
+    out.baseline = BaselineInfo(
         file=file,
         scan_id=baseline.scan.id,
         new=len(new),
         unchanged=len(unchanged),
         resolved=len(resolved),
+        unchanged_findings=unchanged,
     )
-    if "unchanged_findings" in BaselineInfo.model_fields:  # persisted when the report model carries it
-        setattr(info, "unchanged_findings", unchanged)  # noqa: B010
-    out.baseline = info
     out.summarize()
     return out

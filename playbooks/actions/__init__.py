@@ -32,6 +32,8 @@ OBSERVERS: dict[str, Observer] = {}
 MODULES = {
     "aws": "nhiwarden.playbooks.actions.aws",
     "vault": "nhiwarden.playbooks.actions.vault",
+    "gcp": "nhiwarden.playbooks.actions.gcp",
+    "k8s": "nhiwarden.playbooks.actions.kubernetes",
     "vault-kv": "nhiwarden.playbooks.delivery.vault_kv",
     "aws-secretsmanager": "nhiwarden.playbooks.delivery.aws_secretsmanager",
     "k8s-secret": "nhiwarden.playbooks.delivery.k8s_secret",
@@ -109,7 +111,7 @@ def get_observer(name: str) -> Observer:
 
 # Fields of a stored credential that are public identifiers, not secrets (never masked).
 PUBLIC_FIELDS = frozenset(
-    {"aws_access_key_id", "region", "aws_region", "client_id", "tenant_id", "account_id", "key_id", "username", "token_ref"}
+    {"aws_access_key_id", "region", "aws_region", "client_id", "tenant_id", "account_id", "key_id", "username", "token_ref", "private_key_id"}
 )
 
 _REF = re.compile(r"^\$\{(?P<step>[^}]+)\.(?P<key>[A-Za-z0-9_-]+)\}$")
