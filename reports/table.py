@@ -35,7 +35,7 @@ def findings_table(report: Report) -> Table:
         identity = Text(f.identity.name, style="bold")
         identity.append(f"\n{f.identity.provider}:{f.identity.scope}", style="dim")
         detail = Text(f.message)
-        if f.credential is not None:
+        if f.credential is not None and f.credential.id not in f.message:
             detail.append(f"\n{f.credential.kind} {f.credential.id}", style="dim")
         table.add_row(Text(f.severity.value, style=SEVERITY_STYLE[f.severity]), f.rule_id, identity, detail)
     return table

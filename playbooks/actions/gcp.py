@@ -50,8 +50,8 @@ def _call(ctx: Context, what: str, fn: Any) -> Any:
     try:
         return api(ctx).grpc(None, what, fn)
     except Exception as exc:
-        status = getattr(exc, "status", None)
-        raise GcpError(int(status) if isinstance(status, int) else 0, f"{what}: {redact(exc)}") from None
+        code = getattr(exc, "code", None)  # ApiFailure.code: the HTTP status (0: network)
+        raise GcpError(code if isinstance(code, int) else 0, f"{what}: {redact(exc)}") from None
 
 
 class GcpError(StepError):

@@ -1,0 +1,284 @@
+"""The ``migrate`` playbook: replace a static secret with keyless federation, as a reviewed plan.
+
+Owns the consumer syntax (``github:org/repo[@ref|:environment]``, ``gitlab:group/project[@ref]``,
+``k8s:<cluster-issuer>/<namespace>/<serviceaccount>``, ``azure-mi:<name>``), the token claims each
+consumer presents (issuer, ``sub``, ``aud``), the consumer-side snippets (GitHub Actions step, GitLab job,
+Kubernetes ServiceAccount), and ``make_migrate_plan``, which plans through the Playbooks I engine
+(same ``Plan``/``Step``/``Check`` model, same preconditions and state hash, same apply/rollback/journal).
+Per-target step builders live in ``builders/migrate_<provider>.py``. Read-only: nothing mutates here.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+from nhiwarden.findings import Finding
+from nhiwarden.model import Identity
+from nhiwarden.redact import redact
+
+from .actions import MODULES, Context, StepError
+from .engine import mismatches
+from .model import Plan, PlanError, state_hash
+from .planner import Built, Builder, PlanRequest, Skip, _identity, _who, select
+
+# Action/check name prefixes of the migration modules (lazy-loaded by the engine like the others).
+MIGRATE_MODULES = {
+    "awsfed": "nhiwarden.playbooks.actions.aws_federation",
+    "vaultfed": "nhiwarden.playbooks.actions.vault_federation",
+    "migrate": "nhiwarden.playbooks.actions.consumer",
+}
+for _prefix, _module in MIGRATE_MODULES.items():
+    MODULES.setdefault(_prefix, _module)
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+GITLAB_ISSUER = "https://gitlab.com"
+AWS_AUDIENCE = "sts.amazonaws.com"
+AZURE_AUDIENCE = "api://AzureADTokenExchange"
+
+TARGETS = {
+    "aws-role": "IAM role trusted through an OIDC identity provider (GitHub, GitLab, or EKS/IRSA consumers)",
+    "vault-approle": "Vault/OpenBao AppRole with bounded secret-id and token TTLs",
+}
+DEFAULT_TARGET = {"aws-access-key": "aws-role", "vault-token": "vault-approle"}
+
+_NAME = r"[A-Za-z0-9_.-]+"
+_GITHUB = re.compile(rf"^github:(?P<owner>{_NAME})/(?P<repo>{_NAME})(?:@(?P<ref>[^\s:@]+)|:(?P<env>[^\s:@/]+))?$")
+_GITLAB = re.compile(rf"^gitlab:(?P<path>{_NAME}(?:/{_NAME})+?)(?:@(?P<ref>[^\s:@]+))?$")
+_K8S = re.compile(r"^k8s:(?P<issuer>.+)/(?P<ns>[a-z0-9]([-a-z0-9]*[a-z0-9])?)/(?P<sa>[a-z0-9]([-.a-z0-9]*[a-z0-9])?)$")
+_AZURE_MI = re.compile(r"^azure-mi:(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{1,127})$")
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """The workload that used the static secret, and the token it will present instead."""
+
+    spec: str
+    kind: str  # github | gitlab | k8s | azure-mi
+    issuer: str
+    subject: str
+    subject_is_pattern: bool
+    name: str  # short, for generated resource names
+    ref: str | None = None
+    environment: str | None = None
+    namespace: str | None = None
+    service_account: str | None = None
+
+    def audience(self, target: str) -> str:
+        return AZURE_AUDIENCE if target.startswith("azure") else AWS_AUDIENCE
+
+
+def _ref(ref: str) -> str:
+    return ref if ref.startswith("refs/") else f"refs/heads/{ref}"
+
+
+def parse_consumer(spec: str) -> Consumer:
+    """Parse ``--consumer``; a wrong form is a PlanError naming the accepted forms."""
+    text = spec.strip()
+    if m := _GITHUB.match(text):
+        repo = f"{m['owner']}/{m['repo']}"
+        if m["env"]:
+            sub, pattern = f"repo:{repo}:environment:{m['env']}", False
+        elif m["ref"]:
+            sub, pattern = f"repo:{repo}:ref:{_ref(m['ref'])}", False
+        else:
+            sub, pattern = f"repo:{repo}:*", True  # one repository, any branch/environment
+        return Consumer(
+            text, "github", GITHUB_ISSUER, sub, pattern, f"gh-{m['owner']}-{m['repo']}", m["ref"], m["env"]
+        )
+    if m := _GITLAB.match(text):
+        path = m["path"]
+        if m["ref"]:
+            sub, pattern = f"project_path:{path}:ref_type:branch:ref:{m['ref']}", False
+        else:
+            sub, pattern = f"project_path:{path}:*", True
+        return Consumer(text, "gitlab", GITLAB_ISSUER, sub, pattern, "gl-" + path.replace("/", "-"), m["ref"])
+    if m := _K8S.match(text):
+        issuer = m["issuer"] if m["issuer"].startswith("https://") else f"https://{m['issuer']}"
+        return Consumer(
+            text,
+            "k8s",
+            issuer.rstrip("/"),
+            f"system:serviceaccount:{m['ns']}:{m['sa']}",
+            False,
+            f"k8s-{m['ns']}-{m['sa']}",
+            namespace=m["ns"],
+            service_account=m["sa"],
+        )
+    if m := _AZURE_MI.match(text):
+        return Consumer(text, "azure-mi", "", "", False, f"mi-{m['name']}")
+    raise PlanError(
+        f"--consumer {spec!r}: expected github:org/repo[@ref|:environment], gitlab:group/project[@ref], "
+        "k8s:<cluster-issuer>/<namespace>/<serviceaccount> or azure-mi:<name>"
+    )
+
+
+# -- consumer-side snippets -----------------------------------------------------------------------
+
+
+def github_actions_snippet(role_arn: str, region: str, consumer: Consumer) -> str:
+    job: dict[str, Any] = {
+        "permissions": {"id-token": "write", "contents": "read"},
+        "steps": [
+            {
+                "name": "Configure AWS credentials (keyless: OIDC federation, no stored key)",
+                "uses": "aws-actions/configure-aws-credentials@v4",
+                "with": {"role-to-assume": role_arn, "aws-region": region, "audience": AWS_AUDIENCE},
+            }
+        ],
+    }
+    if consumer.environment:
+        job = {"environment": consumer.environment, **job}
+    return yaml.safe_dump({"jobs": {"deploy": job}}, sort_keys=False)
+
+
+def gitlab_snippet(role_arn: str, region: str) -> str:
+    job = {
+        "deploy": {
+            "id_tokens": {"AWS_ID_TOKEN": {"aud": AWS_AUDIENCE}},
+            "variables": {"AWS_ROLE_ARN": role_arn, "AWS_REGION": region},
+            "script": [
+                'export $(printf "AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_SESSION_TOKEN=%s" '
+                "$(aws sts assume-role-with-web-identity --role-arn \"$AWS_ROLE_ARN\" "
+                '--role-session-name "gitlab-$CI_PROJECT_ID-$CI_PIPELINE_ID" '
+                '--web-identity-token "$AWS_ID_TOKEN" --duration-seconds 3600 '
+                "--query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text))",
+                "aws sts get-caller-identity",
+            ],
+        }
+    }
+    return yaml.safe_dump(job, sort_keys=False)
+
+
+def irsa_snippet(role_arn: str, consumer: Consumer) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {
+                "name": consumer.service_account,
+                "namespace": consumer.namespace,
+                "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+            },
+        },
+        sort_keys=False,
+    )
+
+
+def aws_snippet(role_arn: str, region: str, consumer: Consumer) -> str:
+    if consumer.kind == "github":
+        return github_actions_snippet(role_arn, region, consumer)
+    if consumer.kind == "gitlab":
+        return gitlab_snippet(role_arn, region)
+    return irsa_snippet(role_arn, consumer)
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+@dataclass
+class MigrateRequest(PlanRequest):
+    """A PlanRequest for ``migrate``: the target (``--to``) and the consumer (``--consumer``)."""
+
+    to: str | None = None
+    consumer: str | None = None
+    role_name: str | None = None
+    verify_days: int = 7
+    secret_id_ttl: str = "24h"
+    token_ttl: str = "1h"
+    token_max_ttl: str = "4h"
+    notes: list[str] = field(default_factory=list)
+
+
+def _builder(target: str) -> Builder:
+    if target == "aws-role":
+        from .builders import migrate_aws
+
+        return migrate_aws.migrate
+    if target == "vault-approle":
+        from .builders import migrate_vault
+
+        return migrate_vault.migrate
+    raise Skip(f"migration to {target} is not implemented yet (choose from {', '.join(TARGETS)})")
+
+
+def target_for(req: MigrateRequest, finding: Finding) -> str:
+    if req.to:
+        if req.to not in TARGETS:
+            raise PlanError(f"--to {req.to!r}: choose from {', '.join(TARGETS)}")
+        return req.to
+    kind = finding.credential.kind if finding.credential else finding.identity.kind
+    if kind not in DEFAULT_TARGET:
+        raise Skip(f"no migration target for {kind}: pass --to")
+    return DEFAULT_TARGET[kind]
+
+
+def make_migrate_plan(req: MigrateRequest) -> Plan:
+    """Plan a migration exactly like ``planner.make_plan`` plans a rotation (same limits and checks)."""
+    if req.max_changes < 1:
+        raise PlanError("--max-changes must be at least 1")
+    findings = select(req)
+    now = req.now or datetime.now(UTC)
+    plan = Plan(
+        id="plan-" + uuid.uuid4().hex[:16],
+        playbook="migrate",
+        created_at=now,
+        valid_until=now + req.valid_for,
+        created_by=_who(),
+        report={"file": req.report_path, "scan_id": req.report.scan.id, "as_of": req.report.scan.as_of.isoformat()},
+        targets=[],
+        max_changes=req.max_changes,
+        grace_days=req.grace_days,
+        connections=req.connections,
+        preconditions=[],
+        state_hash="",
+        steps=[],
+    )
+    ctx = Context(plan=plan, now=now)
+    if req.env is not None:
+        ctx.env = dict(req.env)
+    built: list[Built] = []
+    seen: set[str] = set()
+    for finding in findings:
+        key = finding.credential.uid if finding.credential else finding.identity.uid
+        if key in seen:
+            continue
+        seen.add(key)
+        tag = f"t{len(built) + 1}"
+        try:
+            builder = _builder(target_for(req, finding))
+            built.append(builder(req, ctx, tag, finding, _identity(req.report, finding.identity.uid)))
+        except (Skip, StepError) as exc:
+            plan.skipped.append(f"{finding.id} ({finding.identity.uid}): {redact(exc)}")
+    if len(built) > req.max_changes:
+        raise PlanError(
+            f"the plan would migrate {len(built)} credentials, more than --max-changes {req.max_changes}: "
+            "narrow it with --finding/--scope or raise --max-changes"
+        )
+    if not built:
+        raise PlanError("nothing can be planned safely: " + "; ".join(plan.skipped))
+    plan.targets = [b.target for b in built]
+    plan.preconditions = [c for b in built for c in b.checks]
+    plan.steps = [s for b in built for s in b.steps if not s.manual] + [s for b in built for s in b.steps if s.manual]
+    problems, seen_state = mismatches(ctx, plan.preconditions)
+    if problems:
+        raise PlanError("live state changed while planning: " + "; ".join(problems))
+    plan.state_hash = state_hash(seen_state)
+    return plan
+
+
+def consumer_outputs(plan: Plan) -> list[dict[str, Any]]:
+    """The role/provider names and consumer snippets a migration plan produces (public, no secret)."""
+    out = []
+    for step in plan.steps:
+        if step.action == "migrate.consumer-config":
+            out.append({k: step.params.get(k) for k in ("target", "consumer", "role_arn", "format", "snippet")})
+    return out
+
+
+def describe_identity(identity: Identity | None) -> str:
+    return identity.name if identity else "?"
