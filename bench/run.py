@@ -58,7 +58,8 @@ def machine() -> dict[str, Any]:
 def print_aws(result: AwsResult) -> None:
     s = result.summary()
     print(
-        f"  aws n={s['n']:,} accounts={s['accounts']} {' '.join(result.extra_args)}: exit {s['exit_code']}, "
+        f"  aws{' WHAT-IF' if result.whatif else ''} n={s['n']:,} accounts={s['accounts']} "
+        f"{' '.join(result.extra_args)}: exit {s['exit_code']}, "
         f"wall {s['wall_s']} s, cpu {s['cpu_user_s']}+{s['cpu_sys_s']} s, peak RSS {s['peak_rss_mb']} MB, "
         f"{s['identities']:,} identities, {s['findings']:,} findings, scopes {s['scope_status']}"
     )
@@ -104,11 +105,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--synthetic", type=int, nargs="*", default=[], help="in-process memory runs at these N")
     parser.add_argument("--kubernetes", type=int, nargs="*", default=[], help="Kubernetes runs: service accounts")
+    parser.add_argument("--gcp", type=int, nargs="*", default=[], help="GCP runs: service accounts in one project")
+    parser.add_argument("--vault", type=int, nargs="*", default=[], help="Vault runs: tokens on an OpenBao server")
+    parser.add_argument(
+        "--whatif",
+        action="store_true",
+        help="AWS runs with proposed provider changes applied (bench/whatif.py): an experiment, not the shipped code",
+    )
     parser.add_argument("--skip-startup", action="store_true", help="skip --version/--help and import checks")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
 
-    results: dict[str, Any] = {"machine": machine(), "aws": [], "synthetic": [], "kubernetes": []}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "aws": [],
+        "synthetic": [],
+        "kubernetes": [],
+        "gcp": [],
+        "vault": [],
+    }
     print(f"machine: {results['machine']}")
     workdir = Path(tempfile.mkdtemp(prefix="nhiwarden-bench-"))
     if not args.skip_startup:
@@ -125,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  AWS-only scan imports of other SDKs: {foreign or 'none'} (boto3 loaded: {boto}): {verdict(not foreign)}"
         )
     for n in args.n:
-        result = run_aws(n, args.accounts, workdir, args.scan_arg)
+        result = run_aws(n, args.accounts, workdir, args.scan_arg, whatif=args.whatif)
         results["aws"].append(result.summary())
         print_aws(result)
     for n in args.synthetic:
@@ -140,6 +155,18 @@ def main(argv: list[str] | None = None) -> int:
         figures = run_kubernetes(n, workdir, args.scan_arg)
         results["kubernetes"].append(figures)
         print(f"  kubernetes: {figures}")
+    for n in args.gcp:
+        from bench.gcp_bench import run_gcp
+
+        figures = run_gcp(n, workdir, args.scan_arg)
+        results["gcp"].append(figures)
+        print(f"  gcp: {figures}")
+    for n in args.vault:
+        from bench.vault_bench import run_vault
+
+        figures = run_vault(n, workdir, args.scan_arg)
+        results["vault"].append(figures)
+        print(f"  vault: {figures}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -12,10 +12,11 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from nhiwarden.errors import UsageError
+from nhiwarden.redact import redact
 from rich.console import Console
 
 _DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
@@ -30,7 +31,7 @@ def parse_duration(value: str, flag: str) -> timedelta:
 
 
 def plan_command(
-    playbook: Annotated[str, typer.Argument(help="rotate | offboard")],
+    playbook: Annotated[str, typer.Argument(help="rotate | offboard | migrate")],
     report: Annotated[Path, typer.Option("--report", "-r", help="Saved JSON report (nhiwarden scan -f json).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the plan (JSON).")] = Path(
         "nhiwarden-plan.json"
@@ -72,7 +73,15 @@ def plan_command(
     ] = None,
     token_ttl: Annotated[
         str, typer.Option("--token-ttl", help="Lifetime of a new Kubernetes TokenRequest token.")
-    ] = "720h",
+    ] = "720h",  # noqa: S107 - a duration, not a password
+    to: Annotated[str | None, typer.Option("--to", help="migrate: the keyless target (e.g. aws-role).")] = None,
+    consumer: Annotated[
+        str | None, typer.Option("--consumer", help="migrate: who uses the credential (e.g. github:org/repo@main).")
+    ] = None,
+    role_name: Annotated[str | None, typer.Option("--role-name", help="migrate: name of the role to create.")] = None,
+    verify_days: Annotated[
+        int, typer.Option("--verify-days", help="migrate: days to watch the consumer before deactivating.")
+    ] = 7,
 ) -> None:
     """Plan a remediation from a saved report: every step, its API call, preconditions and rollback."""
     from nhiwarden.playbooks import PlanRequest, connections, make_plan
@@ -83,7 +92,7 @@ def plan_command(
         raise UsageError("--notify-format: choose json or slack")
     saved = load(report)
     env = dict(os.environ)
-    req = PlanRequest(
+    kwargs: dict[str, Any] = dict(
         playbook=playbook,
         report=saved,
         report_path=str(report),
@@ -110,7 +119,18 @@ def plan_command(
         ),
         env=env,
     )
-    plan = make_plan(req)
+    if playbook == "migrate":
+        try:
+            from nhiwarden.playbooks import migrate
+        except ModuleNotFoundError as exc:
+            if exc.name != "nhiwarden.playbooks.migrate":
+                raise
+            raise UsageError("the migrate playbook is not available in this build") from None
+        plan = migrate.make_migrate_plan(
+            migrate.MigrateRequest(**kwargs, to=to, consumer=consumer, role_name=role_name, verify_days=verify_days)
+        )
+    else:
+        plan = make_plan(PlanRequest(**kwargs))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(plan.to_json(), encoding="utf-8")
@@ -140,7 +160,7 @@ def apply_command(
     plan = load_plan(plan_file)
     err = Console(stderr=True)
     path = rollback or journal or default_journal(plan_file)
-    engine = Engine(plan, path, plan_path=plan_file, on_event=lambda msg: err.print(msg, highlight=False))
+    engine = Engine(plan, path, plan_path=plan_file, on_event=lambda msg: err.print(redact(msg), highlight=False))
     result = engine.rollback() if rollback is not None else engine.apply(stage)
     if result.recovered:
         err.print(f"recovered: {', '.join(result.recovered)}", highlight=False)

@@ -222,7 +222,8 @@ class Engine:
                 )
 
     def _check_live(self, journal: Journal, ctx: Context) -> None:
-        fresh = not any(e.step for e in journal.entries)
+        # Fresh: nothing of the plan is in effect (never run, or every completed step rolled back).
+        fresh = not any(journal.completed(s.id) or journal.interrupted(s.id) for s in self.plan.steps)
         if fresh:
             if self.now > self.plan.valid_until:
                 raise PlanExpired(

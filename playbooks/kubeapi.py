@@ -29,13 +29,14 @@ class KubeClient:
 
         cfg = client.Configuration()
         try:
-            config.load_kube_config(
+            config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=kubeconfig, context=context, client_configuration=cfg, persist_config=False
             )
         except Exception as exc:
             raise StepError(f"kubeconfig context {context!r}: {redact(exc)}") from None
         headers: dict[str, str] = {}
-        for setting in cfg.auth_settings().values():
+        settings: dict[str, Any] = dict(cfg.auth_settings())
+        for setting in settings.values():
             if setting.get("in") == "header" and setting.get("value"):
                 headers[setting["key"]] = str(setting["value"])
                 register_secret(str(setting["value"]).removeprefix("Bearer "))

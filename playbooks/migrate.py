@@ -24,13 +24,17 @@ from nhiwarden.redact import redact
 from .actions import MODULES, Context, StepError
 from .engine import mismatches
 from .model import Plan, PlanError, state_hash
-from .planner import Built, Builder, PlanRequest, Skip, _identity, _who, select
+from .planner import Builder, Built, PlanRequest, Skip, _identity, _who, select
 
 # Action/check name prefixes of the migration modules (lazy-loaded by the engine like the others).
 MIGRATE_MODULES = {
     "awsfed": "nhiwarden.playbooks.actions.aws_federation",
     "vaultfed": "nhiwarden.playbooks.actions.vault_federation",
     "migrate": "nhiwarden.playbooks.actions.consumer",
+    "usage": "nhiwarden.playbooks.actions.usage",
+    "azurefed": "nhiwarden.playbooks.actions.azure_federation",
+    "k8sfed": "nhiwarden.playbooks.actions.k8s_federation",
+    "gcpfed": "nhiwarden.playbooks.actions.gcp_federation",
 }
 for _prefix, _module in MIGRATE_MODULES.items():
     MODULES.setdefault(_prefix, _module)
@@ -43,8 +47,17 @@ AZURE_AUDIENCE = "api://AzureADTokenExchange"
 TARGETS = {
     "aws-role": "IAM role trusted through an OIDC identity provider (GitHub, GitLab, or EKS/IRSA consumers)",
     "vault-approle": "Vault/OpenBao AppRole with bounded secret-id and token TTLs",
+    "azure-federated-credential": "federated identity credential (issuer, subject, audience) on the Entra app",
+    "k8s-projected-token": "projected, expiring service-account tokens in every workload that mounted the Secret",
+    "gcp-wif": "workload identity pool + OIDC provider with a mandatory attributeCondition + workloadIdentityUser",
 }
-DEFAULT_TARGET = {"aws-access-key": "aws-role", "vault-token": "vault-approle"}
+DEFAULT_TARGET = {
+    "aws-access-key": "aws-role",
+    "vault-token": "vault-approle",
+    "azure-client-secret": "azure-federated-credential",
+    "k8s-legacy-token": "k8s-projected-token",
+    "gcp-sa-key": "gcp-wif",
+}
 
 _NAME = r"[A-Za-z0-9_.-]+"
 _GITHUB = re.compile(rf"^github:(?P<owner>{_NAME})/(?P<repo>{_NAME})(?:@(?P<ref>[^\s:@]+)|:(?P<env>[^\s:@/]+))?$")
@@ -87,9 +100,7 @@ def parse_consumer(spec: str) -> Consumer:
             sub, pattern = f"repo:{repo}:ref:{_ref(m['ref'])}", False
         else:
             sub, pattern = f"repo:{repo}:*", True  # one repository, any branch/environment
-        return Consumer(
-            text, "github", GITHUB_ISSUER, sub, pattern, f"gh-{m['owner']}-{m['repo']}", m["ref"], m["env"]
-        )
+        return Consumer(text, "github", GITHUB_ISSUER, sub, pattern, f"gh-{m['owner']}-{m['repo']}", m["ref"], m["env"])
     if m := _GITLAB.match(text):
         path = m["path"]
         if m["ref"]:
@@ -143,7 +154,7 @@ def gitlab_snippet(role_arn: str, region: str) -> str:
             "variables": {"AWS_ROLE_ARN": role_arn, "AWS_REGION": region},
             "script": [
                 'export $(printf "AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_SESSION_TOKEN=%s" '
-                "$(aws sts assume-role-with-web-identity --role-arn \"$AWS_ROLE_ARN\" "
+                '$(aws sts assume-role-with-web-identity --role-arn "$AWS_ROLE_ARN" '
                 '--role-session-name "gitlab-$CI_PROJECT_ID-$CI_PIPELINE_ID" '
                 '--web-identity-token "$AWS_ID_TOKEN" --duration-seconds 3600 '
                 "--query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text))",
@@ -189,9 +200,20 @@ class MigrateRequest(PlanRequest):
     role_name: str | None = None
     verify_days: int = 7
     secret_id_ttl: str = "24h"
-    token_ttl: str = "1h"
-    token_max_ttl: str = "4h"
+    approle_token_ttl: str = "1h"
+    approle_token_max_ttl: str = "4h"
+    snippet_path: str | None = None
+    approle_mount: str | None = None
+    pool: str | None = None
     notes: list[str] = field(default_factory=list)
+
+
+def migrate_request_from(req: PlanRequest, **extra: Any) -> MigrateRequest:
+    """A MigrateRequest carrying every field of a PlanRequest built by ``nhiwarden plan``, plus ``extra``."""
+    from dataclasses import fields
+
+    base = {f.name: getattr(req, f.name) for f in fields(PlanRequest)}
+    return MigrateRequest(**base, **extra)
 
 
 def _builder(target: str) -> Builder:
@@ -203,6 +225,18 @@ def _builder(target: str) -> Builder:
         from .builders import migrate_vault
 
         return migrate_vault.migrate
+    if target == "azure-federated-credential":
+        from .builders import migrate_azure
+
+        return migrate_azure.migrate
+    if target == "k8s-projected-token":
+        from .builders import migrate_kubernetes
+
+        return migrate_kubernetes.migrate
+    if target == "gcp-wif":
+        from .builders import migrate_gcp
+
+        return migrate_gcp.migrate
     raise Skip(f"migration to {target} is not implemented yet (choose from {', '.join(TARGETS)})")
 
 

@@ -174,6 +174,10 @@ def connections(
             "iam_grpc_endpoint": (settings.get("gcp") or {}).get("iam_grpc_endpoint"),
             "rest_endpoint": (settings.get("gcp") or {}).get("rest_endpoint"),
         },
+        "azure": {
+            k: (settings.get("azure") or {}).get(k)
+            for k in ("tenant", "credential", "client_id", "authority_host", "graph_endpoint", "ca_bundle")
+        },
         "kubernetes": {
             "kubeconfig": env.get("KUBECONFIG") or (settings.get("kubernetes") or {}).get("kubeconfig"),
         },
@@ -203,6 +207,18 @@ def _builder(playbook: str, finding: Finding) -> Builder:
             from .builders import aws
 
             return aws.rotate
+        if kind == "vault-token":
+            from .builders import vault
+
+            return vault.rotate_token
+        if kind == "vault-secret-id":
+            from .builders import vault
+
+            return vault.rotate
+        if kind == "azure-client-secret":
+            from .builders import azure
+
+            return azure.rotate
         if kind == "gcp-sa-key":
             from .builders import gcp
 
@@ -217,6 +233,18 @@ def _builder(playbook: str, finding: Finding) -> Builder:
         from .builders import aws
 
         return aws.offboard
+    if kind == "azure-service-principal":
+        from .builders import azure
+
+        return azure.offboard
+    if kind == "gcp-service-account":
+        from .builders import gcp
+
+        return gcp.offboard
+    if kind == "k8s-service-account":
+        from .builders import kubernetes
+
+        return kubernetes.offboard
     if kind == "vault-approle":
         from .builders import vault
 

@@ -33,6 +33,7 @@ MODULES = {
     "aws": "nhiwarden.playbooks.actions.aws",
     "vault": "nhiwarden.playbooks.actions.vault",
     "gcp": "nhiwarden.playbooks.actions.gcp",
+    "azure": "nhiwarden.playbooks.actions.azure",
     "k8s": "nhiwarden.playbooks.actions.kubernetes",
     "vault-kv": "nhiwarden.playbooks.delivery.vault_kv",
     "aws-secretsmanager": "nhiwarden.playbooks.delivery.aws_secretsmanager",
@@ -111,7 +112,22 @@ def get_observer(name: str) -> Observer:
 
 # Fields of a stored credential that are public identifiers, not secrets (never masked).
 PUBLIC_FIELDS = frozenset(
-    {"aws_access_key_id", "region", "aws_region", "client_id", "tenant_id", "account_id", "key_id", "username", "token_ref", "private_key_id"}
+    {
+        "aws_access_key_id",
+        "region",
+        "aws_region",
+        "client_id",
+        "tenant_id",
+        "account_id",
+        "key_id",
+        "username",
+        "token_ref",
+        "private_key_id",
+        "secret_key_id",
+        "role_id",
+        "secret_id_accessor",
+        "token_accessor",
+    }
 )
 
 _REF = re.compile(r"^\$\{(?P<step>[^}]+)\.(?P<key>[A-Za-z0-9_-]+)\}$")

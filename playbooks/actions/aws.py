@@ -8,6 +8,7 @@ it arrives and handed to the delivery step in memory only. Imports boto3 lazily.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +33,7 @@ def _config() -> Any:
     return BotoConfig(retries={"max_attempts": 4, "mode": "standard"}, user_agent_extra="nhiwarden-playbook")
 
 
-_SESSIONS: dict[tuple[str | None, str], Any] = {}
+_SESSIONS: dict[tuple[str | None, str, str | None], Any] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
@@ -41,7 +42,8 @@ def session(ctx: Context) -> Any:
     import boto3
 
     conn = ctx.connection("aws")
-    key = (conn.get("profile"), conn.get("region") or "us-east-1")
+    # Keyed by the environment's access key id too, so a change of credentials gets a new session.
+    key = (conn.get("profile"), conn.get("region") or "us-east-1", os.environ.get("AWS_ACCESS_KEY_ID"))
     with _SESSIONS_LOCK:
         if key not in _SESSIONS:
             _SESSIONS[key] = boto3.Session(profile_name=key[0], region_name=key[1])

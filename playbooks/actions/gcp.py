@@ -7,6 +7,7 @@ key) is registered with the redactor the moment it arrives and handed to deliver
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -114,10 +115,8 @@ class CreateKey(Action):
         key = _call(ctx, "CreateServiceAccountKey", lambda c: c.create_service_account_key(request=request, retry=None))
         text = bytes(key.private_key_data).decode()
         register_secret(text)
-        try:
+        with contextlib.suppress(ValueError):
             register_secret(json.loads(text).get("private_key"))
-        except ValueError:
-            pass
         key_id = _key_id(key)
         ctx.keep_secret(ctx.current, {"key.json": text, "key_id": key_id})
         return {"key_id": key_id}
@@ -163,7 +162,9 @@ class VerifyKey(Action):
         if info.get("private_key_id") != params["key_id"] or info.get("client_email") != params["email"]:
             raise StepError(f"the delivered key is {info.get('private_key_id')} of {info.get('client_email')}")
         try:
-            creds = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+            creds = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                info, scopes=SCOPES
+            )
             creds.refresh(Request())
         except Exception as exc:
             raise StepError(f"the new key cannot obtain an access token: {redact(exc)}") from None
@@ -202,3 +203,43 @@ class DeleteKey(Action):
     def recover(self, ctx: Context, params: dict[str, Any], step_id: str) -> dict[str, Any] | None:
         present = {_key_id(k) for k in list_keys(ctx, params)}
         return None if params["key_id"] in present else {"deleted_key_id": params["key_id"]}
+
+
+# -- offboarding ---------------------------------------------------------------------------------
+
+
+@observer("gcp.sa")
+def observe_sa(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        sa = _call(ctx, "GetServiceAccount", lambda c: c.get_service_account(name=_account(params), retry=None))
+    except GcpError as exc:
+        if exc.status == 404:
+            return {"exists": False, "disabled": None}
+        raise
+    return {"exists": True, "disabled": bool(sa.disabled), "unique_id": str(sa.unique_id)}
+
+
+@action
+class DisableServiceAccount(Action):
+    """Disable the account (reversible: its keys stop working, nothing is deleted)."""
+
+    name = "gcp.disable-sa"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        request = {"name": _account(params)}
+        _call(ctx, "DisableServiceAccount", lambda c: c.disable_service_account(request=request, retry=None))
+        return {"disabled": params["email"], "at": ctx.now.isoformat()}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        request = {"name": _account(params)}
+        _call(ctx, "EnableServiceAccount", lambda c: c.enable_service_account(request=request, retry=None))
+
+
+@action
+class DeleteKeys(Action):
+    name = "gcp.delete-sa-keys"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        for key_id in params["key_ids"]:
+            _delete(ctx, params, key_id)
+        return {"deleted": list(params["key_ids"])}

@@ -97,7 +97,14 @@ def observe_sa(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         if exc.status == 404:
             return {"exists": False, "uid": None}
         raise
-    return {"exists": True, "uid": (sa.get("metadata") or {}).get("uid")}
+    meta = sa.get("metadata") or {}
+    created = datetime.fromisoformat(str(meta.get("creationTimestamp")).replace("Z", "+00:00"))
+    return {
+        "exists": True,
+        "uid": meta.get("uid"),
+        "created_at": meta.get("creationTimestamp"),
+        "old_enough": created <= ctx.now - timedelta(days=float(params.get("min_age_days", 0))),
+    }
 
 
 @action
@@ -150,7 +157,9 @@ class CreateBoundToken(Action):
     def recover(self, ctx: Context, params: dict[str, Any], step_id: str) -> dict[str, Any] | None:
         """A bound Secret left by a crashed create holds no retrievable token: delete it, create again."""
         label = f"{ctx.plan.id}.{step_id}"
-        items = kube(ctx).request("GET", _secret_path(params["namespace"]) + f"?labelSelector={MANAGED_LABEL}%3D{label}")
+        items = kube(ctx).request(
+            "GET", _secret_path(params["namespace"]) + f"?labelSelector={MANAGED_LABEL}%3D{label}"
+        )
         for item in items.get("items") or []:
             _delete_secret(ctx, params["namespace"], item["metadata"]["name"])
         return None
@@ -203,7 +212,9 @@ class VerifyToken(Action):
         status = review.get("status") or {}
         user = (status.get("user") or {}).get("username")
         if not status.get("authenticated") or user != expected:
-            raise StepError(f"TokenReview: authenticated={status.get('authenticated')}, user={user}, expected {expected}")
+            raise StepError(
+                f"TokenReview: authenticated={status.get('authenticated')}, user={user}, expected {expected}"
+            )
         return {"verified_by": "TokenReview", "username": user}
 
 
@@ -242,3 +253,8 @@ class DeleteSecret(Action):
         if get_secret(ctx, params["namespace"], params["name"]) is None:
             return {"deleted": f"{params['namespace']}/{params['name']}"}
         return None
+
+
+from . import k8s_offboard  # noqa: E402 - registers the offboarding actions under the same prefix
+
+__all__ = ["k8s_offboard"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..actions import Action, Context, StepError, action, observer
+from ..actions import Action, Context, StepError, action, get_action, observer
 from ..vaultapi import VaultError, vault
 
 
@@ -147,3 +147,228 @@ class DestroySecretIds(Action):
                 if exc.status not in (400, 404):  # already gone
                     raise
         return {"destroyed": list(params["accessors"])}
+
+
+# -- secret-id rotation --------------------------------------------------------------------------
+
+
+@observer("vault.secret-id")
+def observe_secret_id(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        info = (
+            vault(ctx)
+            .request(
+                "POST",
+                f"auth/{params['mount']}/role/{params['role']}/secret-id-accessor/lookup",
+                {"secret_id_accessor": params["accessor"]},
+            )
+            .get("data")
+        )
+    except VaultError as exc:
+        if exc.status in (400, 404):
+            return {"exists": False}
+        raise
+    if not info:
+        return {"exists": False}
+    created = datetime.fromisoformat(str(info.get("creation_time")).replace("Z", "+00:00"))
+    return {
+        "exists": True,
+        "created_at": info.get("creation_time"),
+        "old_enough": created <= ctx.now - timedelta(days=float(params.get("min_age_days", 0))),
+    }
+
+
+@observer("vault.role-config")
+def observe_role_config(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    data = vault(ctx).request("GET", f"auth/{params['mount']}/role/{params['role']}").get("data") or {}
+    return {
+        "secret_id_num_uses": int(data.get("secret_id_num_uses") or 0),
+        "role_id": _role_id(ctx, params["mount"], params["role"]),
+    }
+
+
+def _label(ctx: Context, step_id: str) -> str:
+    return f"nhiwarden {ctx.plan.id} {step_id}"
+
+
+@action
+class CreateSecretId(Action):
+    name = "vault.create-secret-id"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        resp = vault(ctx).request(
+            "POST",
+            f"auth/{params['mount']}/role/{params['role']}/secret-id",
+            {"metadata": json.dumps({"created_by": _label(ctx, ctx.current)})},
+        )
+        data = resp.get("data") or {}
+        accessor = str(data["secret_id_accessor"])
+        ctx.keep_secret(
+            ctx.current,
+            {"role_id": params["role_id"], "secret_id": str(data["secret_id"]), "secret_id_accessor": accessor},
+        )
+        return {"accessor": accessor}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        _destroy(ctx, params["mount"], params["role"], outputs["accessor"])
+
+    def recover(self, ctx: Context, params: dict[str, Any], step_id: str) -> dict[str, Any] | None:
+        """Destroy a secret-id the crashed create made (recognised by its metadata): its value is lost."""
+        known = set(params.get("known_accessors", []))
+        for item in _accessors(ctx, params["mount"], params["role"]):
+            if item["accessor"] in known:
+                continue
+            info = (
+                vault(ctx)
+                .request(
+                    "POST",
+                    f"auth/{params['mount']}/role/{params['role']}/secret-id-accessor/lookup",
+                    {"secret_id_accessor": item["accessor"]},
+                )
+                .get("data")
+                or {}
+            )
+            if (info.get("metadata") or {}).get("created_by") == _label(ctx, step_id):
+                _destroy(ctx, params["mount"], params["role"], item["accessor"])
+        return None
+
+
+def _destroy(ctx: Context, mount: str, role: str, accessor: str) -> None:
+    try:
+        vault(ctx).request(
+            "POST", f"auth/{mount}/role/{role}/secret-id-accessor/destroy", {"secret_id_accessor": accessor}
+        )
+    except VaultError as exc:
+        if exc.status not in (400, 404):
+            raise
+
+
+@action
+class VerifySecretId(Action):
+    """Log in with the delivered role_id + secret_id, then revoke the token that login created."""
+
+    name = "vault.verify-secret-id"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        import httpx
+        from nhiwarden.redact import register_secret
+
+        source = params["read_from"]
+        fields = get_action(source["action"]).read_back(ctx, ctx.resolve(source["params"]))  # type: ignore[attr-defined]
+        if fields.get("secret_id_accessor") != params["accessor"]:
+            raise StepError(f"the delivery target holds secret-id {fields.get('secret_id_accessor')}")
+        if params.get("uses_limited"):
+            return {"verified_by": "accessor lookup (the role limits secret-id uses: no test login)"}
+        client = vault(ctx)
+        resp = httpx.post(
+            f"{client.addr}/v1/auth/{params['mount']}/login",
+            json={"role_id": fields.get("role_id"), "secret_id": fields.get("secret_id")},
+            timeout=30.0,
+        )
+        if resp.status_code != 200:
+            raise StepError(f"AppRole login with the new secret-id failed: HTTP {resp.status_code}")
+        token = str(resp.json()["auth"]["client_token"])
+        register_secret(token)
+        httpx.post(f"{client.addr}/v1/auth/token/revoke-self", headers={"X-Vault-Token": token}, timeout=30.0)
+        return {"verified_by": "approle login"}
+
+
+@action
+class DestroySecretId(Action):
+    name = "vault.destroy-secret-id"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        _destroy(ctx, params["mount"], params["role"], params["accessor"])
+        return {"destroyed": params["accessor"]}
+
+
+# -- periodic token rotation ---------------------------------------------------------------------
+
+
+def _lookup_accessor(ctx: Context, accessor: str) -> dict[str, Any] | None:
+    try:
+        data = vault(ctx).request("POST", "auth/token/lookup-accessor", {"accessor": accessor}).get("data")
+    except VaultError as exc:
+        if exc.status in (400, 403, 404):  # "invalid accessor"
+            return None
+        raise
+    return dict(data) if data else None
+
+
+@observer("vault.token")
+def observe_token(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    info = _lookup_accessor(ctx, params["accessor"])
+    if info is None:
+        return {"exists": False}
+    created = datetime.fromtimestamp(int(info.get("creation_time") or 0), tz=ctx.now.tzinfo)
+    return {
+        "exists": True,
+        "policies": sorted(p for p in info.get("policies") or [] if p != "default"),
+        "period": int(info.get("period") or 0),
+        "orphan": bool(info.get("orphan")),
+        "display_name": info.get("display_name"),
+        "created_at": created.isoformat(),
+        "old_enough": created <= ctx.now - timedelta(days=float(params.get("min_age_days", 0))),
+    }
+
+
+@action
+class CreateToken(Action):
+    """A new periodic token with the old one's policies, period and orphan status."""
+
+    name = "vault.create-token"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        path = "auth/token/create-orphan" if params["orphan"] else "auth/token/create"
+        body = {
+            "policies": params["policies"],
+            "period": f"{int(params['period'])}s",
+            "display_name": params.get("display_name") or "nhiwarden-rotated",
+            "meta": {"created_by": _label(ctx, ctx.current)},
+        }
+        auth = vault(ctx).request("POST", path, body).get("auth") or {}
+        ctx.keep_secret(ctx.current, {"token": str(auth["client_token"]), "token_accessor": str(auth["accessor"])})
+        return {"accessor": str(auth["accessor"])}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        _revoke(ctx, outputs["accessor"])
+
+
+def _revoke(ctx: Context, accessor: str) -> None:
+    try:
+        vault(ctx).request("POST", "auth/token/revoke-accessor", {"accessor": accessor})
+    except VaultError as exc:
+        if exc.status not in (400, 404):
+            raise
+
+
+@action
+class VerifyToken(Action):
+    name = "vault.verify-token"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        import httpx
+
+        source = params["read_from"]
+        fields = get_action(source["action"]).read_back(ctx, ctx.resolve(source["params"]))  # type: ignore[attr-defined]
+        client = vault(ctx)
+        resp = httpx.get(
+            f"{client.addr}/v1/auth/token/lookup-self", headers={"X-Vault-Token": fields.get("token", "")}, timeout=30
+        )
+        if resp.status_code != 200:
+            raise StepError(f"lookup-self with the delivered token failed: HTTP {resp.status_code}")
+        accessor = (resp.json().get("data") or {}).get("accessor")
+        if accessor != params["accessor"]:
+            raise StepError(f"the delivered token has accessor {accessor}, expected {params['accessor']}")
+        return {"verified_by": "lookup-self"}
+
+
+@action
+class RevokeToken(Action):
+    name = "vault.revoke-token"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        _revoke(ctx, params["accessor"])
+        return {"revoked": params["accessor"]}

@@ -15,7 +15,7 @@ from ..actions import Context
 from ..actions import aws as act
 from ..model import Check, Step, Target
 from ..planner import Built, Skip, observe_into
-from .delivery import plan_delivery
+from .delivery import known_location, plan_delivery
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -50,15 +50,6 @@ def _target(finding: Finding, identity: Identity | None) -> Target:
         credential_id=finding.credential.id if finding.credential else None,
         owner=identity.owner if identity else None,
     )
-
-
-def _locations(identity: Identity | None, credential_uid: str) -> list[str]:
-    if identity is None:
-        return []
-    for cred in identity.credentials:
-        if cred.uid == credential_uid:
-            return list(cred.locations)
-    return []
 
 
 def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
@@ -102,9 +93,7 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
         raise Skip(f"user {user} already has {len(keys)} access keys (the AWS limit is 2): delete the unused one first")
     checks += [key_check, status_check, keys_check]
 
-    spec = req.deliver or next(
-        (loc for loc in _locations(identity, finding.credential.uid) if loc.startswith("vault-kv:")), None
-    )
+    spec = req.deliver or known_location(req, finding.credential.uid, finding.credential.id)
     if spec is None:
         raise Skip("no delivery target: pass --deliver (the new secret is never printed)")
     delivery = plan_delivery(

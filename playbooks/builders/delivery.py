@@ -112,3 +112,28 @@ def plan_delivery(
             check=check,
         )
     raise Skip(f"delivery to {kind} is not implemented")
+
+
+def known_location(req: Any, credential_uid: str, credential_id: str) -> str | None:
+    """Where the scan found the old secret, as a delivery target (the plan proposes updating it there).
+
+    Either the credential's own ``locations`` (``vault-kv:``, ``k8s-secret:``, ``aws-secretsmanager:``) or,
+    across providers, a Vault KV secret whose custom metadata names the same public key id (the Vault
+    provider reports it as ``vault:<address>:<mount>/<path>``).
+    """
+    found: list[str] = []
+    for identity in req.report.identities:
+        for cred in identity.credentials:
+            same = cred.uid == credential_uid
+            linked = cred.id == credential_id and cred.uid != credential_uid
+            if not (same or linked):
+                continue
+            for loc in cred.locations:
+                if loc.startswith(("vault-kv:", "k8s-secret:", "aws-secretsmanager:")) and same:
+                    found.append(loc)
+                elif loc.startswith("vault:") and ":" in loc[len("vault:") :]:
+                    found.append("vault-kv:" + loc.rsplit(":", 1)[1].strip("/"))
+    for loc in found:
+        if loc.startswith("vault-kv:"):
+            return loc
+    return found[0] if found else None

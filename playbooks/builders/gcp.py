@@ -11,8 +11,8 @@ from ..actions import Context
 from ..actions import gcp as act
 from ..model import Check, Step
 from ..planner import Built, Skip, observe_into
-from .aws import _locations, _target
-from .delivery import plan_delivery
+from .aws import _target
+from .delivery import known_location, plan_delivery
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -54,9 +54,7 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
     if len(keys) >= MAX_KEYS:
         raise Skip(f"{email} already has {len(keys)} user-managed keys (the limit is {MAX_KEYS})")
     keys_check.text = f"{email} has exactly the user-managed keys {', '.join(keys)}"
-    spec = req.deliver or next(
-        (loc for loc in _locations(identity, finding.credential.uid) if loc.startswith("vault-kv:")), None
-    )
+    spec = req.deliver or known_location(req, finding.credential.uid, finding.credential.id)
     if spec is None:
         raise Skip("no delivery target: pass --deliver (the new key file is never printed)")
     delivery = plan_delivery(
@@ -100,7 +98,11 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
             action="gcp.verify-sa-key",
             target=finding.identity.uid,
             api_call=f"OAuth2 JWT-bearer token request signed with the new key as read back from {delivery.spec}",
-            params={**base, "key_id": f"${{{t}.create.key_id}}", "read_from": {"action": delivery.action, "params": delivery.params}},
+            params={
+                **base,
+                "key_id": f"${{{t}.create.key_id}}",
+                "read_from": {"action": delivery.action, "params": delivery.params},
+            },
             rollback="none needed (read-only)",
         ),
         Step(
@@ -149,3 +151,78 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
         checks=[key_check, status_check, keys_check, delivery.check],
         steps=steps,
     )
+
+
+def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
+    from .aws import _notify_step
+
+    project, email = act.parse_uid(finding.identity.uid)
+    base = {"project": project, "email": email}
+    sa_check = Check(id=f"{t}.sa", observe="gcp.sa", params=base, invariant=True, until=f"{t}.delete", text="")
+    facts = observe_into(ctx, sa_check, ["exists", "unique_id"])
+    if not facts["exists"]:
+        raise Skip(f"service account {email} does not exist")
+    if facts["disabled"]:
+        raise Skip(f"service account {email} is already disabled")
+    sa_check.text = f"service account {email} exists (uniqueId {facts['unique_id']})"
+    state_check = Check(
+        id=f"{t}.sa-enabled", observe="gcp.sa", params=base, expect={"disabled": False}, text=f"{email} is enabled"
+    )
+    keys_check = Check(id=f"{t}.keys", observe="gcp.sa-keys", params=base, text="")
+    keys = observe_into(ctx, keys_check, ["key_ids"])["key_ids"]
+    keys_check.text = f"{email} has exactly the user-managed keys {', '.join(keys) or 'none'}"
+    checks = [sa_check, state_check, keys_check]
+    for key_id in keys:
+        c = Check(
+            id=f"{t}.key-{key_id[:12]}",
+            observe="gcp.sa-key",
+            params={**base, "key_id": key_id, "min_age_days": req.grace_days},
+            invariant=True,
+            until=f"{t}.delete",
+            text=f"key {key_id} of {email} is older than {req.grace_days} days",
+        )
+        if not observe_into(ctx, c, ["exists", "old_enough"])["old_enough"]:
+            raise Skip(f"key {key_id} of {email} is inside the {req.grace_days}-day grace period")
+        checks.append(c)
+    name = f"projects/{project}/serviceAccounts/{email}"
+    steps: list[Step] = []
+    gate = None
+    if req.notify_webhook:
+        steps.append(_notify_step(req, t, finding, identity, next_stage="disable"))
+        gate = {"after": f"{t}.notify", "days": req.notice_days}
+    steps += [
+        Step(
+            id=f"{t}.disable",
+            stage="disable",
+            group=f"{t}:disable",
+            manual=True,
+            action="gcp.disable-sa",
+            target=finding.identity.uid,
+            api_call=f"iam.DisableServiceAccount name={name}",
+            params=base,
+            rollback=f"iam.EnableServiceAccount name={name}",
+            not_before=gate,
+        ),
+        Step(
+            id=f"{t}.delete",
+            stage="delete",
+            group=f"{t}:delete",
+            manual=True,
+            action="gcp.delete-sa-keys",
+            target=finding.identity.uid,
+            api_call=f"iam.DeleteServiceAccountKey for {', '.join(keys) or 'no key'} of {name}",
+            params={**base, "key_ids": keys},
+            rollback=None,
+            not_before={"after": f"{t}.disable", "days": req.delete_after_days},
+            requires=[
+                Check(
+                    id=f"{t}.still-disabled",
+                    observe="gcp.sa",
+                    params=base,
+                    expect={"disabled": True},
+                    text=f"{email} is still disabled (nobody re-enabled it)",
+                )
+            ],
+        ),
+    ]
+    return Built(target=_target(finding, identity), checks=checks, steps=steps)

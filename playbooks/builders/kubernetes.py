@@ -58,8 +58,12 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
     if facts["type"] != act.LEGACY_TYPE or facts["service_account"] != sa:
         raise Skip(f"secret {ns}/{secret} is not a legacy token of service account {sa}")
     if not facts["old_enough"]:
-        raise Skip(f"secret {ns}/{secret} was created at {facts['created_at']}, inside the {req.grace_days}-day grace period")
-    token_check.text = f"legacy token secret {ns}/{secret} of {sa} exists (uid {facts['uid']}, created {facts['created_at']})"
+        raise Skip(
+            f"secret {ns}/{secret} was created at {facts['created_at']}, inside the {req.grace_days}-day grace period"
+        )
+    token_check.text = (
+        f"legacy token secret {ns}/{secret} of {sa} exists (uid {facts['uid']}, created {facts['created_at']})"
+    )
     state_check = Check(
         id=f"{t}.token-state",
         observe="k8s.legacy-token",
@@ -70,7 +74,9 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
     if state["invalidated"]:
         raise Skip(f"secret {ns}/{secret} is already invalidated")
     if state["mounted_by"]:
-        raise Skip(f"secret {ns}/{secret} is mounted by {', '.join(state['mounted_by'])}: move them to projected tokens first")
+        raise Skip(
+            f"secret {ns}/{secret} is mounted by {', '.join(state['mounted_by'])}: move them to projected tokens first"
+        )
     if not req.deliver:
         raise Skip("a legacy token is replaced by a bound token: pass --deliver (vault-kv:..., k8s-secret:...)")
     delivery = plan_delivery(
@@ -161,3 +167,73 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
     return Built(
         target=_target(finding, identity), checks=[sa_check, token_check, state_check, delivery.check], steps=steps
     )
+
+
+def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
+    from .aws import _notify_step
+
+    context, ns, sa = act.parse_uid(finding.identity.uid)
+    conn = ctx.plan.connections.setdefault("kubernetes", {})
+    if conn.setdefault("context", context) != context:
+        raise Skip(f"one kubeconfig context per plan: this plan uses {conn['context']}, the finding is in {context}")
+    sa_check = Check(
+        id=f"{t}.sa",
+        observe="k8s.service-account",
+        params={"namespace": ns, "name": sa, "min_age_days": req.grace_days},
+        invariant=True,
+        until=f"{t}.delete",
+        text="",
+    )
+    facts = observe_into(ctx, sa_check, ["exists", "uid", "old_enough"])
+    if not facts["exists"]:
+        raise Skip(f"service account {ns}/{sa} does not exist")
+    if not facts["old_enough"]:
+        raise Skip(f"service account {ns}/{sa} was created at {facts['created_at']}, inside the grace period")
+    sa_check.text = f"service account {ns}/{sa} exists with uid {facts['uid']}, created at {facts['created_at']}"
+    bindings_check = Check(id=f"{t}.bindings", observe="k8s.sa-bindings", params={"namespace": ns, "name": sa}, text="")
+    bindings = observe_into(ctx, bindings_check, ["bindings"])["bindings"]
+    bindings_check.text = f"{ns}/{sa} is a subject of exactly: {', '.join(bindings) or 'no binding'}"
+    steps: list[Step] = []
+    gate = None
+    if req.notify_webhook:
+        steps.append(_notify_step(req, t, finding, identity, next_stage="disable"))
+        gate = {"after": f"{t}.notify", "days": req.notice_days}
+    steps += [
+        Step(
+            id=f"{t}.disable",
+            stage="disable",
+            group=f"{t}:disable",
+            manual=True,
+            action="k8s.remove-sa-bindings",
+            target=finding.identity.uid,
+            api_call=(
+                "json-patch test+remove of the subject (or DELETE when it is the only subject) on "
+                + (", ".join(bindings) or "no binding")
+            ),
+            params={"namespace": ns, "name": sa, "bindings": bindings},
+            rollback="re-add exactly the removed subjects / re-create the deleted bindings (recorded in the journal)",
+            not_before=gate,
+        ),
+        Step(
+            id=f"{t}.delete",
+            stage="delete",
+            group=f"{t}:delete",
+            manual=True,
+            action="k8s.delete-service-account",
+            target=finding.identity.uid,
+            api_call=f"DELETE /api/v1/namespaces/{ns}/serviceaccounts/{sa} (its legacy token Secrets go with it)",
+            params={"namespace": ns, "name": sa},
+            rollback=None,
+            not_before={"after": f"{t}.disable", "days": req.delete_after_days},
+            requires=[
+                Check(
+                    id=f"{t}.still-unbound",
+                    observe="k8s.sa-bindings",
+                    params={"namespace": ns, "name": sa},
+                    expect={"bindings": []},
+                    text=f"{ns}/{sa} is still in no binding (nobody restored one)",
+                )
+            ],
+        ),
+    ]
+    return Built(target=_target(finding, identity), checks=[sa_check, bindings_check], steps=steps)

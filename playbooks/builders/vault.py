@@ -105,3 +105,223 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
         ),
     ]
     return Built(target=_target(finding, identity), checks=[role_check, state_check, ids_check], steps=steps)
+
+
+SECRET_ID_FIELDS = {"role_id": "role_id", "secret_id": "secret_id", "secret_id_accessor": "secret_id_accessor"}
+
+
+def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
+    """Rotate an AppRole secret-id: create a new one, deliver, test a login, destroy the old one later.
+
+    A secret-id cannot be disabled, only destroyed, so there is no deactivate stage: the old one is
+    destroyed in the held delete stage.
+    """
+    from .delivery import known_location, plan_delivery
+
+    assert finding.credential is not None
+    addr_part, mount, role = act.parse_uid(finding.identity.uid)
+    conn = ctx.plan.connections.setdefault("vault", {})
+    if not conn.get("addr"):
+        conn["addr"] = addr_part
+    if not addr_part.startswith(str(conn["addr"]).rstrip("/")):
+        raise Skip(f"the Vault address in use ({conn['addr']}) is not the finding's ({addr_part})")
+    accessor = finding.credential.id
+    base = {"mount": mount, "role": role}
+    sid_check = Check(
+        id=f"{t}.secret-id",
+        observe="vault.secret-id",
+        params={**base, "accessor": accessor, "min_age_days": req.grace_days},
+        invariant=True,
+        until=f"{t}.delete",
+        text="",
+    )
+    facts = observe_into(ctx, sid_check, ["exists", "created_at", "old_enough"])
+    if not facts["exists"]:
+        raise Skip(f"secret-id accessor {accessor} is not on AppRole {mount}/{role} (matched by accessor only)")
+    if not facts["old_enough"]:
+        raise Skip(
+            f"secret-id {accessor} was created at {facts['created_at']}, inside the {req.grace_days}-day grace period"
+        )
+    sid_check.text = f"secret-id {accessor} of AppRole {mount}/{role} exists, created at {facts['created_at']}"
+    role_check = Check(id=f"{t}.role", observe="vault.role-config", params=base, invariant=True, text="")
+    config = observe_into(ctx, role_check, ["role_id"])
+    role_check.text = f"AppRole {mount}/{role} has role_id {config['role_id']}"
+    ids_check = Check(id=f"{t}.secret-ids", observe="vault.approle-secret-ids", params=base, text="")
+    known = observe_into(ctx, ids_check, ["accessors"])["accessors"]
+    ids_check.text = f"AppRole {role} has exactly the secret-id accessors {', '.join(known)}"
+    spec = req.deliver or known_location(req, finding.credential.uid, finding.credential.id)
+    if spec is None:
+        raise Skip("no delivery target: pass --deliver (the new secret-id is never printed)")
+    delivery = plan_delivery(
+        ctx,
+        t,
+        spec,
+        fields=SECRET_ID_FIELDS,
+        key_field="secret_id_accessor",
+        key_id=f"${{{t}.create.accessor}}",
+        current_key_id=accessor,
+        secret_step=f"{t}.create",
+    )
+    limited = config["secret_id_num_uses"] > 0
+    group = f"{t}:rotate"
+    steps = [
+        Step(
+            id=f"{t}.create",
+            stage="create",
+            group=group,
+            action="vault.create-secret-id",
+            target=finding.identity.uid,
+            api_call=f"POST auth/{mount}/role/{role}/secret-id {{metadata: created_by nhiwarden}}",
+            params={**base, "role_id": config["role_id"], "known_accessors": known},
+            rollback=f"POST auth/{mount}/role/{role}/secret-id-accessor/destroy {{<the new accessor>}}",
+        ),
+        Step(
+            id=f"{t}.deliver",
+            stage="deliver",
+            group=group,
+            action=delivery.action,
+            target=delivery.spec,
+            api_call=delivery.api_call,
+            params=delivery.params,
+            rollback=delivery.rollback,
+            secret_from=f"{t}.create",
+        ),
+        Step(
+            id=f"{t}.verify",
+            stage="verify",
+            group=group,
+            action="vault.verify-secret-id",
+            target=finding.identity.uid,
+            api_call=(
+                "lookup of the new accessor (the role limits uses)"
+                if limited
+                else f"POST auth/{mount}/login with the role_id/secret_id read from {delivery.spec}, then revoke-self"
+            ),
+            params={
+                **base,
+                "accessor": f"${{{t}.create.accessor}}",
+                "uses_limited": limited,
+                "read_from": {"action": delivery.action, "params": delivery.params},
+            },
+            rollback="none needed (the test token is revoked at once)",
+        ),
+        Step(
+            id=f"{t}.delete",
+            stage="delete",
+            group=f"{t}:delete",
+            manual=True,
+            action="vault.destroy-secret-id",
+            target=finding.credential.uid,
+            api_call=f"POST auth/{mount}/role/{role}/secret-id-accessor/destroy {{secret_id_accessor: {accessor}}}",
+            params={**base, "accessor": accessor},
+            rollback=None,
+            not_before={"after": f"{t}.verify", "days": req.delete_after_days},
+        ),
+    ]
+    return Built(
+        target=_target(finding, identity), checks=[sid_check, role_check, ids_check, delivery.check], steps=steps
+    )
+
+
+TOKEN_FIELDS = {"token": "token", "token_accessor": "token_accessor"}
+
+
+def rotate_token(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
+    """Rotate a periodic token: same policies/period/orphan status; the old one is revoked later."""
+    from .delivery import plan_delivery
+
+    assert finding.credential is not None
+    accessor = finding.credential.id
+    conn = ctx.plan.connections.setdefault("vault", {})
+    addr_part = finding.identity.uid.split(":auth/", 1)[0].removeprefix("vault:")
+    if not conn.get("addr"):
+        conn["addr"] = addr_part
+    check = Check(
+        id=f"{t}.token",
+        observe="vault.token",
+        params={"accessor": accessor, "min_age_days": req.grace_days},
+        invariant=True,
+        until=f"{t}.delete",
+        text="",
+    )
+    facts = observe_into(ctx, check, ["exists", "policies", "period", "orphan", "created_at", "old_enough"])
+    if not facts["exists"]:
+        raise Skip(f"token accessor {accessor} does not exist")
+    if not facts["period"]:
+        raise Skip(f"token {accessor} is not periodic: only periodic tokens are rotated (others expire)")
+    if not facts["old_enough"]:
+        raise Skip(
+            f"token {accessor} was created at {facts['created_at']}, inside the {req.grace_days}-day grace period"
+        )
+    check.text = (
+        f"token {accessor} exists (policies {', '.join(facts['policies']) or 'default'}, period {facts['period']}s, "
+        f"{'orphan' if facts['orphan'] else 'child'}), created at {facts['created_at']}"
+    )
+    if not req.deliver:
+        raise Skip("no delivery target: pass --deliver (the new token is never printed)")
+    delivery = plan_delivery(
+        ctx,
+        t,
+        req.deliver,
+        fields=TOKEN_FIELDS,
+        key_field="token_accessor",
+        key_id=f"${{{t}.create.accessor}}",
+        current_key_id=accessor,
+        secret_step=f"{t}.create",
+    )
+    group = f"{t}:rotate"
+    create_path = "auth/token/create-orphan" if facts["orphan"] else "auth/token/create"
+    steps = [
+        Step(
+            id=f"{t}.create",
+            stage="create",
+            group=group,
+            action="vault.create-token",
+            target=finding.identity.uid,
+            api_call=f"POST {create_path} {{policies: {facts['policies']}, period: {facts['period']}s}}",
+            params={
+                "policies": facts["policies"],
+                "period": facts["period"],
+                "orphan": facts["orphan"],
+                "display_name": facts["display_name"],
+            },
+            rollback="POST auth/token/revoke-accessor {<the new accessor>}",
+        ),
+        Step(
+            id=f"{t}.deliver",
+            stage="deliver",
+            group=group,
+            action=delivery.action,
+            target=delivery.spec,
+            api_call=delivery.api_call,
+            params=delivery.params,
+            rollback=delivery.rollback,
+            secret_from=f"{t}.create",
+        ),
+        Step(
+            id=f"{t}.verify",
+            stage="verify",
+            group=group,
+            action="vault.verify-token",
+            target=finding.identity.uid,
+            api_call=f"GET auth/token/lookup-self with the token read from {delivery.spec}",
+            params={
+                "accessor": f"${{{t}.create.accessor}}",
+                "read_from": {"action": delivery.action, "params": delivery.params},
+            },
+            rollback="none needed (read-only)",
+        ),
+        Step(
+            id=f"{t}.delete",
+            stage="delete",
+            group=f"{t}:delete",
+            manual=True,
+            action="vault.revoke-token",
+            target=finding.credential.uid,
+            api_call=f"POST auth/token/revoke-accessor {{accessor: {accessor}}}",
+            params={"accessor": accessor},
+            rollback=None,
+            not_before={"after": f"{t}.verify", "days": req.delete_after_days},
+        ),
+    ]
+    return Built(target=_target(finding, identity), checks=[check, delivery.check], steps=steps)

@@ -74,11 +74,19 @@ class K8sSecretWrite(Delivery):
                 "apiVersion": "v1",
                 "kind": "Secret",
                 "type": "Opaque",
-                "metadata": {"name": params["name"], "namespace": params["namespace"], "labels": {MANAGED_LABEL: "nhiwarden"}},
+                "metadata": {
+                    "name": params["name"],
+                    "namespace": params["namespace"],
+                    "labels": {MANAGED_LABEL: "nhiwarden"},
+                },
                 "data": _encode(new_fields),
             }
             made = kube(ctx).request("POST", f"/api/v1/namespaces/{params['namespace']}/secrets", body)
-            return {"created": True, "resource_version": made["metadata"]["resourceVersion"], "previous_resource_version": ""}
+            return {
+                "created": True,
+                "resource_version": made["metadata"]["resourceVersion"],
+                "previous_resource_version": "",
+            }
         meta = current.get("metadata") or {}
         if meta.get("resourceVersion") != planned:
             raise StepError(
@@ -122,7 +130,11 @@ class K8sSecretWrite(Delivery):
         data = _decode(current)
         if data.get(key_field) == params.get("key_id"):
             rv = (current.get("metadata") or {}).get("resourceVersion")
-            return {"created": not params.get("resource_version"), "resource_version": rv, "previous_resource_version": params.get("resource_version") or ""}
+            return {
+                "created": not params.get("resource_version"),
+                "resource_version": rv,
+                "previous_resource_version": params.get("resource_version") or "",
+            }
         return None
 
     def read_back(self, ctx: Context, params: dict[str, Any]) -> dict[str, str]:

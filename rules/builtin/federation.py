@@ -62,7 +62,7 @@ def pattern_breadth(pattern: str) -> tuple[str, str] | None:
         if p.startswith(prefix):
             path = p[len(prefix) :].split(":", 1)[0]
             owner, _, name = path.partition("/")
-            if _wild(owner) or not name and _wild(path):
+            if _wild(owner) or (not name and _wild(path)):
                 return _ANY, f"matches every {what} of every owner"
             if _wild(name) or not name:
                 return _BROAD, f"matches every {what} of {owner}"
@@ -94,14 +94,17 @@ def judge(trust: FederationTrust) -> tuple[Severity, str] | None:
     exact_conditions = bool(attrs.get("exact_conditions"))
     identifying = {k: v for k, v in trust.conditions.items() if k in IDENTIFYING_CLAIMS and v}
     narrow_condition = any(
-        all(exact_conditions or pattern_breadth(v) is None and not _wild(v) for v in values)
+        all(exact_conditions or (pattern_breadth(v) is None and not _wild(v)) for v in values)
         for values in identifying.values()
     )
     if trust.subjects is None and not identifying:
         if trust.expression:
             return None  # constrained by an expression (e.g. a GCP attributeCondition): present, not decomposed
         if attrs.get("provider") == "gcp":
-            return Severity.HIGH, "the provider has no attributeCondition: every identity the issuer vouches for is accepted"
+            return (
+                Severity.HIGH,
+                "the provider has no attributeCondition: every identity the issuer vouches for is accepted",
+            )
         if trust.issuer.startswith("cognito-identity") and trust.audiences:
             return None  # Cognito identity pools are pinned by their pool id (aud)
         return Severity.HIGH, f"no subject condition: any token issued by {trust.issuer} is accepted"

@@ -22,7 +22,12 @@ RULE = "federation-trust-too-broad"
 
 def findings_for(provider: str, trusts: list[FederationTrust], config: Config | None = None) -> list[Finding]:
     identity = Identity(
-        uid=f"{provider}:x:role/deploy", provider=provider, kind=f"{provider}-role", scope="x", name="deploy", trusts=trusts
+        uid=f"{provider}:x:role/deploy",
+        provider=provider,
+        kind=f"{provider}-role",
+        scope="x",
+        name="deploy",
+        trusts=trusts,
     )
     inventory = Inventory(scopes=[ScopeResult(provider=provider, scope="x", identities=[identity])])
     return [f for f in evaluate(inventory, as_of=AS_OF, config=config or Config()) if f.rule_id == RULE]
@@ -106,7 +111,9 @@ def test_aws_branch_wildcard_inside_one_repository_is_not_flagged() -> None:
 
 
 def test_aws_string_equals_star_is_a_literal_not_a_wildcard() -> None:
-    trusts = trusts_from_policy(aws_policy({"StringEquals": {"token.actions.githubusercontent.com:sub": "repo:acme/*"}}))
+    trusts = trusts_from_policy(
+        aws_policy({"StringEquals": {"token.actions.githubusercontent.com:sub": "repo:acme/*"}})
+    )
     assert findings_for("aws", trusts) == []
 
 
@@ -208,7 +215,10 @@ def test_azure_federated_credential_with_exact_subject_is_not_flagged() -> None:
 
 def test_azure_flexible_credential_matching_every_repository_of_an_org_is_flagged() -> None:
     trust = trust_from_credential(
-        fic(subject=None, claimsMatchingExpression={"value": "claims['sub'] matches 'repo:acme/*'", "languageVersion": 1})
+        fic(
+            subject=None,
+            claimsMatchingExpression={"value": "claims['sub'] matches 'repo:acme/*'", "languageVersion": 1},
+        )
     )
     assert trust.subjects == ["repo:acme/*"] and trust.expression
     (finding,) = findings_for("azure", [trust])
@@ -234,7 +244,8 @@ def test_azure_plain_subject_with_star_is_literal() -> None:
 
 def test_azure_arm_user_assigned_identity_credential_shape_is_read() -> None:
     arm = {
-        "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi/federatedIdentityCredentials/k8s",
+        "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi"
+        "/federatedIdentityCredentials/k8s",
         "name": "k8s",
         "properties": {
             "issuer": "https://oidc.prod-aks.azure.com/tenant/issuer/",

@@ -133,26 +133,88 @@ def test_verification_failure_rolls_back_delivery_and_new_key(make_estate: Any, 
     assert version == 3  # v2 = new key, v3 = the restored original
 
 
-def test_rotation_can_deliver_to_secrets_manager_and_a_failure_restores_awscurrent(make_estate: Any, tmp_path: Path) -> None:
+def test_rotation_can_deliver_to_secrets_manager_and_a_failure_restores_awscurrent(
+    make_estate: Any, tmp_path: Path
+) -> None:
     estate = make_estate()
     sm = boto3.client("secretsmanager", endpoint_url=estate.moto_url, region_name="us-east-1")
     name = f"ci/{estate.user}"
-    first = sm.create_secret(Name=name, SecretString=json.dumps({"aws_access_key_id": estate.key_id, "aws_secret_access_key": "old-secret-value-123", "team": "ci"}))
+    first = sm.create_secret(
+        Name=name,
+        SecretString=json.dumps(
+            {"aws_access_key_id": estate.key_id, "aws_secret_access_key": "old-secret-value-123", "team": "ci"}
+        ),
+    )
     report = load(estate.report_path)
     plan = make_plan(
-        PlanRequest(playbook="rotate", report=report, finding_ids=[estate.finding_id], deliver=f"aws-secretsmanager:{name}", connections=connections(report, dict(os.environ)))
+        PlanRequest(
+            playbook="rotate",
+            report=report,
+            finding_ids=[estate.finding_id],
+            deliver=f"aws-secretsmanager:{name}",
+            connections=connections(report, dict(os.environ)),
+        )
     )
 
     with pytest.raises(StepFailed):
         engine(plan, tmp_path, env={**os.environ, "NHIWARDEN_FAULT": "t1.deactivate:before:fail"}).apply()
     assert json.loads(sm.get_secret_value(SecretId=name)["SecretString"])["aws_access_key_id"] == estate.key_id
-    assert sm.get_secret_value(SecretId=name)["SecretString"] == sm.get_secret_value(SecretId=name, VersionId=first["VersionId"])["SecretString"]
+    assert (
+        sm.get_secret_value(SecretId=name)["SecretString"]
+        == sm.get_secret_value(SecretId=name, VersionId=first["VersionId"])["SecretString"]
+    )
 
     plan = make_plan(
-        PlanRequest(playbook="rotate", report=report, finding_ids=[estate.finding_id], deliver=f"aws-secretsmanager:{name}", connections=connections(report, dict(os.environ)))
+        PlanRequest(
+            playbook="rotate",
+            report=report,
+            finding_ids=[estate.finding_id],
+            deliver=f"aws-secretsmanager:{name}",
+            connections=connections(report, dict(os.environ)),
+        )
     )
     engine(plan, tmp_path).apply()
     value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
     new_ids = [k for k in estate.key_status() if k != estate.key_id]
     assert value["aws_access_key_id"] == new_ids[0] and value["team"] == "ci"
     assert estate.key_status()[estate.key_id] == "Inactive"
+
+
+def test_plan_proposes_the_kv_location_the_vault_scan_found_for_the_key(
+    make_estate: Any, tmp_path: Path, bao: Any
+) -> None:
+    from nhiwarden.model import Credential, Identity
+
+    estate = make_estate()
+    report = load(estate.report_path)
+    kv_uid = f"vault:{bao.addr}:kv/secret/{estate.kv_path}"
+    report.identities.append(
+        Identity(
+            uid=kv_uid,
+            provider="vault",
+            kind="vault-kv-secret",
+            scope=bao.addr,
+            name=f"secret/{estate.kv_path}",
+            credentials=[
+                Credential(
+                    uid=f"{kv_uid}:aws-access-key",
+                    kind="aws-access-key",
+                    id=estate.key_id,
+                    static=True,
+                    locations=[f"vault:{bao.addr}:secret/{estate.kv_path}"],
+                )
+            ],
+        )
+    )
+    plan = make_plan(
+        PlanRequest(
+            playbook="rotate",
+            report=report,
+            finding_ids=[estate.finding_id],
+            connections=connections(report, dict(os.environ)),
+        )
+    )
+
+    assert plan.step("t1.deliver").target == f"vault-kv:secret/{estate.kv_path}"
+    engine(plan, tmp_path).apply()
+    assert estate.kv.read(estate.kv_path)[0]["aws_access_key_id"] != estate.key_id

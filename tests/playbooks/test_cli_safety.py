@@ -266,3 +266,66 @@ def test_failed_apply_error_message_carries_no_secret(make_estate: Any, cli: Any
     assert '"rolled-back"' in journal
     assert_no_secret([proc.stderr, proc.stdout, journal], old_secret)
     assert estate.key_status() == {estate.key_id: "Active"}
+
+
+def test_scan_then_plan_then_apply_end_to_end(make_estate: Any, cli: Any, tmp_path: Path, moto_url: str) -> None:
+    estate = make_estate(age_days=200)
+    report = tmp_path / "scan.json"
+    scanned = cli(
+        [
+            "scan",
+            "--provider",
+            "aws",
+            "--aws-endpoint-url",
+            moto_url,
+            "--format",
+            "json",
+            "--output",
+            str(report),
+            "--fail-on",
+            "none",
+        ]
+    )
+    assert scanned.returncode == 0, scanned.stderr
+    findings = [
+        f
+        for f in json.loads(report.read_text())["findings"]
+        if f["credential"] and f["credential"]["id"] == estate.key_id and f["rule_id"] == "rotation-overdue"
+    ]
+    assert len(findings) == 1
+    plan = tmp_path / "plan.json"
+
+    planned = cli(
+        [
+            "plan",
+            "rotate",
+            "--report",
+            str(report),
+            "--finding",
+            findings[0]["id"],
+            "--deliver",
+            f"vault-kv:secret/{estate.kv_path}",
+            "-o",
+            str(plan),
+        ]
+    )
+    assert planned.returncode == 0, planned.stderr
+    applied = cli(["apply", str(plan)])
+
+    assert applied.returncode == 0, applied.stderr
+    assert estate.key_status()[estate.key_id] == "Inactive"
+    assert estate.kv.read(estate.kv_path)[0]["aws_access_key_id"] != estate.key_id
+
+
+def test_debug_logs_of_a_real_apply_process_carry_no_secret(
+    make_estate: Any, cli: Any, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    estate = make_estate()
+    old_secret = secrets_of(estate)
+    _, plan = cli_plan(estate, cli, tmp_path)
+
+    proc = run_cli(["--debug", "apply", str(plan)], cli_env)
+
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "botocore" in proc.stderr  # debug logging was on
+    assert_no_secret([proc.stdout, proc.stderr], old_secret + secrets_of(estate))

@@ -271,3 +271,30 @@ def test_rollback_restores_completed_steps_and_refuses_after_a_delete(tmp_path: 
     Engine(plan2, tmp_path / "k", now=NOW + timedelta(days=8)).apply(stage="delete")
     with pytest.raises(PlanError, match="cannot be undone"):
         Engine(plan2, tmp_path / "k", now=NOW).rollback()
+
+
+def test_a_fully_rolled_back_plan_is_checked_like_a_fresh_one(tmp_path: Path) -> None:
+    steps = rotation()
+    steps[1].params["fail"] = True
+    plan = make_plan(steps)
+    with pytest.raises(StepFailed):
+        Engine(plan, tmp_path / "j", now=NOW).apply()
+    with pytest.raises(PlanExpired):
+        Engine(plan, tmp_path / "j", now=NOW + timedelta(days=2)).apply()
+
+
+def test_a_failure_in_one_target_rolls_back_only_that_target(tmp_path: Path) -> None:
+    steps = [
+        step("t1.a", "create", group="t1:rotate", params={"key": "a1", "value": 1}),
+        step("t1.b", "deliver", group="t1:rotate", params={"key": "b1", "value": 1}),
+        step("t2.a", "create", group="t2:rotate", params={"key": "a2", "value": 2}),
+        step("t2.b", "deliver", group="t2:rotate", params={"key": "b2", "value": 2, "fail": True}),
+    ]
+    plan = make_plan(steps)
+    plan.targets = plan.targets * 2
+
+    with pytest.raises(StepFailed, match=r"t2\.b"):
+        Engine(plan, tmp_path / "j", now=NOW).apply()
+
+    assert STORE["a1"] == 1 and STORE["b1"] == 1
+    assert STORE["a2"] is None and "b2" not in STORE

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from nhiwarden.findings import CredentialRef, Finding, IdentityRef, Severity, fingerprint
 from nhiwarden.model import Credential, Identity
 from nhiwarden.playbooks import Engine, PlanError, PlanRequest, StateChanged, StepFailed, connections, make_plan
@@ -43,7 +42,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     server = FakeApiServer(Store(), clock=lambda: CLOCK["now"])
     with server:
         admin = server.add_token("cluster-admin")
-        path = write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig", [KubeContext(CONTEXT, server.url, admin)])
+        path = write_kubeconfig(
+            tmp_path_factory.mktemp("kube") / "kubeconfig", [KubeContext(CONTEXT, server.url, admin)]
+        )
         yield Cluster(server, path, admin)
 
 
@@ -70,7 +71,9 @@ def target(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Target:
     seed.flush()
     uid = f"k8s:{CONTEXT}:ns/{ns}:sa/worker"
     cred = Credential(uid=f"{uid}:legacy-token/worker-token", kind="k8s-legacy-token", id="worker-token", static=True)
-    identity = Identity(uid=uid, provider="kubernetes", kind="k8s-service-account", scope=CONTEXT, name="worker", credentials=[cred])
+    identity = Identity(
+        uid=uid, provider="kubernetes", kind="k8s-service-account", scope=CONTEXT, name="worker", credentials=[cred]
+    )
     finding = Finding(
         id=fingerprint("static-credential", uid, cred.uid),
         rule_id="static-credential",
@@ -81,7 +84,9 @@ def target(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Target:
         message="legacy token",
     )
     now = datetime.now(UTC)
-    report = Report(scan=ScanInfo(id="s", started_at=now, finished_at=now, as_of=now), identities=[identity], findings=[finding])
+    report = Report(
+        scan=ScanInfo(id="s", started_at=now, finished_at=now, as_of=now), identities=[identity], findings=[finding]
+    )
     return Target(ns, token, finding, report)
 
 
@@ -106,7 +111,9 @@ def decoded(obj: dict[str, Any]) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
 
 
-def test_rotation_delivers_a_bound_token_and_invalidates_the_legacy_one(cluster: Cluster, target: Target, tmp_path: Path) -> None:
+def test_rotation_delivers_a_bound_token_and_invalidates_the_legacy_one(
+    cluster: Cluster, target: Target, tmp_path: Path
+) -> None:
     plan = plan_for(target)
     cluster.server.clear_log()
 
@@ -133,7 +140,9 @@ def test_rotation_delivers_a_bound_token_and_invalidates_the_legacy_one(cluster:
     assert delivered["token"] not in journal and target.token not in journal
 
 
-def test_legacy_token_is_deleted_only_after_the_hold_and_only_if_unused(cluster: Cluster, target: Target, tmp_path: Path) -> None:
+def test_legacy_token_is_deleted_only_after_the_hold_and_only_if_unused(
+    cluster: Cluster, target: Target, tmp_path: Path
+) -> None:
     plan = plan_for(target)
     now = datetime.now(UTC)
     Engine(plan, tmp_path / "j", now=now).apply()
@@ -181,7 +190,9 @@ def test_a_legacy_token_mounted_by_a_pod_is_not_planned(cluster: Cluster, target
         plan_for(target)
 
 
-def test_token_can_be_delivered_into_vault_kv(cluster: Cluster, target: Target, tmp_path: Path, cloud_env: dict[str, str], bao: Any) -> None:
+def test_token_can_be_delivered_into_vault_kv(
+    cluster: Cluster, target: Target, tmp_path: Path, cloud_env: dict[str, str], bao: Any
+) -> None:
     path = f"k8s/{target.ns}/worker"
     plan = plan_for(target, deliver=f"vault-kv:secret/{path}")
 
@@ -190,3 +201,64 @@ def test_token_can_be_delivered_into_vault_kv(cluster: Cluster, target: Target, 
     r = httpx.get(f"{bao.addr}/v1/secret/data/{path}", headers={"X-Vault-Token": bao.root_token})
     data = r.json()["data"]["data"]
     assert data["token"].count(".") == 2 and secret(cluster, target.ns, data["token_ref"]) is not None
+
+
+def offboard_plan(t: Target) -> Any:
+    identity = t.report.identities[0]
+    finding = Finding(
+        id=fingerprint("dormant-identity", identity.uid),
+        rule_id="dormant-identity",
+        severity=Severity.MEDIUM,
+        title="dormant",
+        identity=IdentityRef.of(identity),
+        message="unused for 200 days",
+    )
+    report = t.report.model_copy(update={"findings": [finding]})
+    return make_plan(
+        PlanRequest(
+            playbook="offboard",
+            report=report,
+            finding_ids=[finding.id],
+            connections=connections(report, dict(os.environ)),
+        )
+    )
+
+
+def bindings(cluster: Cluster, ns: str) -> dict[str, list[str]]:
+    out = {}
+    for path in (
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    ):
+        for item in cluster.get(path).json()["items"]:
+            if item["metadata"]["name"].startswith(ns):
+                out[item["metadata"]["name"]] = sorted(s["name"] for s in item.get("subjects") or [])
+    return out
+
+
+def test_offboarding_removes_only_the_accounts_bindings_and_rollback_restores_them(
+    cluster: Cluster, target: Target, tmp_path: Path
+) -> None:
+    from nhiwarden.sandbox.kubernetes.estate import Seeder, sa_subject
+
+    seed = Seeder(cluster.server.store, datetime.now(UTC))
+    seed.service_account(target.ns, "other", 300)
+    seed.binding(
+        f"{target.ns}-shared", "edit", [sa_subject(target.ns, "worker"), sa_subject(target.ns, "other")], ns=target.ns
+    )
+    seed.binding(f"{target.ns}-admin", "cluster-admin", [sa_subject(target.ns, "worker")])
+    seed.binding(f"{target.ns}-other", "view", [sa_subject(target.ns, "other")])
+    seed.flush()
+    before = bindings(cluster, target.ns)
+    plan = offboard_plan(target)
+    engine = Engine(plan, tmp_path / "j")
+
+    assert engine.apply(stage="disable").ran == ["t1.disable"]
+    assert bindings(cluster, target.ns) == {f"{target.ns}-shared": ["other"], f"{target.ns}-other": ["other"]}
+
+    engine.rollback()
+    assert bindings(cluster, target.ns) == before
+
+    Engine(plan, tmp_path / "k").apply(stage="disable")
+    Engine(plan, tmp_path / "k", now=datetime.now(UTC) + timedelta(days=8)).apply(stage="delete")
+    assert cluster.get(f"/api/v1/namespaces/{target.ns}/serviceaccounts/worker").status_code == 404

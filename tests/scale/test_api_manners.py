@@ -16,6 +16,7 @@ from .conftest import Clusters, scan_json, start_clusters
 
 RATE = 50.0  # --rate-limit kubernetes=50; the bucket's burst equals its rate
 SA_LIST = "/serviceaccounts"
+ThrottledScan = tuple[Clusters, int, dict[str, Any], str]  # servers, exit code, report, stderr
 
 
 def _page_size_one(tmp_path: Path) -> Path:
@@ -25,7 +26,7 @@ def _page_size_one(tmp_path: Path) -> Path:
     return config
 
 
-def test_the_rate_cap_holds_at_the_server_under_a_concurrent_burst(tmp_path, clusters_factory):
+def test_the_rate_cap_holds_at_the_server_under_a_concurrent_burst(tmp_path: Path, clusters_factory: Any) -> None:
     clusters = clusters_factory(["east", "west"], prod=True)
     code, report, stderr = scan_json(
         "--provider",
@@ -57,7 +58,7 @@ def test_the_rate_cap_holds_at_the_server_under_a_concurrent_burst(tmp_path, clu
 
 
 @pytest.fixture(scope="module")
-def throttled_scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Clusters, int, dict[str, Any], str]]:
+def throttled_scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrottledScan]:
     """One scan of three clusters: "once" throttles its first ServiceAccount list with Retry-After: 1,
     "busy" throttles every one (Retry-After: 0, so the bound is reached quickly), "calm" never does."""
     clusters = start_clusters(tmp_path_factory.mktemp("throttle"), ["busy", "calm", "once"])
@@ -82,7 +83,7 @@ def throttled_scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[C
             server.stop()
 
 
-def test_retry_after_is_honoured_before_the_next_attempt(throttled_scan):
+def test_retry_after_is_honoured_before_the_next_attempt(throttled_scan: ThrottledScan) -> None:
     clusters, _code, report, stderr = throttled_scan
     scope = next(s for s in report["scopes"] if s["scope"] == "once")
     assert scope["status"] == "ok", stderr
@@ -92,7 +93,9 @@ def test_retry_after_is_honoured_before_the_next_attempt(throttled_scan):
     assert scope["api_calls"]["list serviceaccounts"] == len(lists)  # the retried request was counted too
 
 
-def test_a_server_that_always_throttles_ends_the_scope_as_throttled_after_bounded_attempts(throttled_scan):
+def test_a_server_that_always_throttles_ends_the_scope_as_throttled_after_bounded_attempts(
+    throttled_scan: ThrottledScan,
+) -> None:
     clusters, code, report, stderr = throttled_scan
     assert code == 3, stderr  # a scope could not be scanned; the report still lists what was
     scopes = {s["scope"]: s for s in report["scopes"]}

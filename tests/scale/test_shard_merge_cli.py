@@ -77,7 +77,7 @@ def _env(endpoint: str) -> dict[str, str]:
 
 def _content(report: dict[str, Any]) -> dict[str, Any]:
     """The report without what differs between two runs of the same scan."""
-    data = json.loads(json.dumps(report))
+    data: dict[str, Any] = json.loads(json.dumps(report))
     for key in ("id", "started_at", "finished_at"):
         data["scan"].pop(key, None)
     for key in ("shard", "merged_shards"):
@@ -88,7 +88,7 @@ def _content(report: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def test_the_five_accounts_split_across_both_shards():
+def test_the_five_accounts_split_across_both_shards() -> None:
     shards = [sum(in_shard("aws", a, (k, 2)) for a in ACCOUNTS) for k in (1, 2)]
     assert all(shards) and sum(shards) == len(ACCOUNTS), shards
 
@@ -108,7 +108,7 @@ def scans(moto: tuple[MotoSandbox, SeededEstate], tmp_path_factory: pytest.TempP
     return paths
 
 
-def test_merged_shard_reports_equal_the_unsharded_scan(scans: dict[str, Path], tmp_path: Path):
+def test_merged_shard_reports_equal_the_unsharded_scan(scans: dict[str, Path], tmp_path: Path) -> None:
     whole = json.loads(scans["whole"].read_text())
     assert [s["status"] for s in whole["scopes"]] == ["ok"] * len(ACCOUNTS)
     assert whole["findings"], "the estate must produce findings to compare"
@@ -123,7 +123,7 @@ def test_merged_shard_reports_equal_the_unsharded_scan(scans: dict[str, Path], t
     assert _content(merged) == _content(whole)
 
 
-def test_merge_refuses_shards_evaluated_as_of_different_dates(scans: dict[str, Path], tmp_path: Path):
+def test_merge_refuses_shards_evaluated_as_of_different_dates(scans: dict[str, Path], tmp_path: Path) -> None:
     later = json.loads(scans["2/2"].read_text())
     later["scan"]["as_of"] = (NOW + timedelta(days=1)).isoformat()
     (tmp_path / "later.json").write_text(json.dumps(later))

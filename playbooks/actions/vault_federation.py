@@ -1,0 +1,242 @@
+"""Vault/OpenBao actions and checks of the ``migrate`` playbook: long-lived token -> AppRole.
+
+Ensures an AppRole auth mount and a role whose tokens carry the old token's policies with bounded
+``token_ttl``/``token_max_ttl`` and whose secret-ids expire (``secret_id_ttl``); issues one secret-id
+(held in memory and handed to the delivery step, never persisted), verifies a real login with the
+delivered credentials (the login token's TTL and policies are checked, then the token is revoked),
+and finally revokes the old token by accessor. Every ensure changes only what differs and reports what
+it changed, so reapplying changes nothing and a rollback undoes exactly this plan's changes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from nhiwarden.redact import register_secret
+
+from ..vaultapi import VaultClient, VaultError, vault
+from . import Action, Context, StepError, action, get_action, observer
+
+ROLE_FIELDS = (
+    "token_policies",
+    "token_ttl",
+    "token_max_ttl",
+    "secret_id_ttl",
+    "secret_id_num_uses",
+    "bind_secret_id",
+    "token_type",
+    "token_no_default_policy",
+)
+
+
+def _mount(params: dict[str, Any]) -> str:
+    return str(params["mount"]).strip("/")
+
+
+def read_role(ctx: Context, mount: str, role: str) -> dict[str, Any] | None:
+    try:
+        data = vault(ctx).request("GET", f"auth/{mount}/role/{role}").get("data")
+    except VaultError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return dict(data) if data is not None else None
+
+
+def role_matches(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    for key in ROLE_FIELDS:
+        got, want = live.get(key), wanted.get(key)
+        if key == "token_policies":
+            got, want = sorted(got or []), sorted(want or [])
+        if got != want:
+            return False
+    return True
+
+
+@observer("vaultfed.auth-mount")
+def observe_mount(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    auths = vault(ctx).request("GET", "sys/auth").get("data") or {}
+    entry = auths.get(f"{_mount(params)}/")
+    return {"exists": entry is not None, "type": (entry or {}).get("type")}
+
+
+@observer("vaultfed.role")
+def observe_role(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    auths = vault(ctx).request("GET", "sys/auth").get("data") or {}
+    if f"{_mount(params)}/" not in auths:
+        return {"exists": False, "matches": False}
+    live = read_role(ctx, _mount(params), params["role"])
+    return {"exists": live is not None, "matches": live is not None and role_matches(live, params["settings"])}
+
+
+@observer("vaultfed.token")
+def observe_token(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = vault(ctx).request("POST", "auth/token/lookup-accessor", {"accessor": params["accessor"]}).get("data")
+    except VaultError as exc:
+        if exc.status in (400, 403, 404):
+            return {"exists": False, "policies": None}
+        raise
+    return {"exists": True, "policies": sorted((data or {}).get("policies") or [])}
+
+
+@action
+class EnsureAuthMount(Action):
+    name = "vaultfed.ensure-auth-mount"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        facts = observe_mount(ctx, params)
+        if facts["exists"]:
+            if facts["type"] != params["type"]:
+                raise StepError(f"auth/{_mount(params)} is a {facts['type']} mount, not {params['type']}")
+            return {"created": False}
+        vault(ctx).request(
+            "POST",
+            f"sys/auth/{_mount(params)}",
+            {"type": params["type"], "description": f"nhiwarden plan {ctx.plan.id}"},
+        )
+        return {"created": True}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if outputs.get("created"):
+            vault(ctx).request("DELETE", f"sys/auth/{_mount(params)}")
+
+
+@action
+class EnsureAppRole(Action):
+    name = "vaultfed.ensure-approle"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        mount, role = _mount(params), params["role"]
+        live = read_role(ctx, mount, role)
+        if live is not None:
+            if not role_matches(live, params["settings"]):
+                raise StepError(f"AppRole {role} on auth/{mount} exists with other settings: not changing it")
+            return {"created": False}
+        vault(ctx).request("POST", f"auth/{mount}/role/{role}", dict(params["settings"]))
+        return {"created": True}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if outputs.get("created"):
+            try:
+                vault(ctx).request("DELETE", f"auth/{_mount(params)}/role/{params['role']}")
+            except VaultError as exc:
+                if exc.status != 404:
+                    raise
+
+
+@action
+class CreateSecretId(Action):
+    """Issue one secret-id; it and the role id live in memory only, for the delivery step."""
+
+    name = "vaultfed.create-secret-id"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        mount, role = _mount(params), params["role"]
+        client = vault(ctx)
+        role_id = str((client.request("GET", f"auth/{mount}/role/{role}/role-id").get("data") or {})["role_id"])
+        meta = {"nhiwarden_plan": ctx.plan.id, "migrated_from": str(params.get("migrated_from") or "")}
+        data = (
+            client.request("POST", f"auth/{mount}/role/{role}/secret-id", {"metadata": json.dumps(meta)}).get("data")
+            or {}
+        )
+        secret_id = str(data["secret_id"])
+        register_secret(secret_id)
+        ctx.keep_secret(ctx.current, {"role_id": role_id, "secret_id": secret_id})
+        return {"secret_id_accessor": data["secret_id_accessor"], "secret_id_ttl": data.get("secret_id_ttl")}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        _destroy(vault(ctx), _mount(params), params["role"], str(outputs["secret_id_accessor"]))
+
+    def recover(self, ctx: Context, params: dict[str, Any], step_id: str) -> dict[str, Any] | None:
+        """A secret-id issued by a crashed apply is useless (its secret is gone): destroy it, run again."""
+        mount, role = _mount(params), params["role"]
+        client = vault(ctx)
+        try:
+            keys = client.request("LIST", f"auth/{mount}/role/{role}/secret-id").get("data", {}).get("keys") or []
+        except VaultError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        for accessor in keys:
+            info = (
+                client.request(
+                    "POST", f"auth/{mount}/role/{role}/secret-id-accessor/lookup", {"secret_id_accessor": accessor}
+                ).get("data")
+                or {}
+            )
+            if (info.get("metadata") or {}).get("nhiwarden_plan") == ctx.plan.id:
+                _destroy(client, mount, role, str(accessor))
+        return None
+
+
+def _destroy(client: VaultClient, mount: str, role: str, accessor: str) -> None:
+    try:
+        client.request("POST", f"auth/{mount}/role/{role}/secret-id-accessor/destroy", {"secret_id_accessor": accessor})
+    except VaultError as exc:
+        if exc.status not in (400, 404):
+            raise
+
+
+@action
+class VerifyLogin(Action):
+    """Log in with the credentials as the consumer reads them; check TTLs and policies; revoke the token."""
+
+    name = "vaultfed.verify-login"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        source = params["read_from"]
+        fields = get_action(source["action"]).read_back(ctx, ctx.resolve(source["params"]))  # type: ignore[attr-defined]
+        client = vault(ctx)
+        try:
+            resp = client.http.post(
+                f"auth/{_mount(params)}/login",
+                json={"role_id": fields.get("role_id"), "secret_id": fields.get("secret_id")},
+            )
+        except Exception as exc:
+            raise StepError(f"AppRole login: {type(exc).__name__}") from None
+        if resp.status_code != 200:
+            raise StepError(f"AppRole login with the delivered credentials failed: HTTP {resp.status_code}")
+        auth = resp.json().get("auth") or {}
+        token = str(auth.get("client_token") or "")
+        register_secret(token)
+        policies = sorted(p for p in auth.get("token_policies") or [] if p != "default")
+        wanted = sorted(p for p in params["policies"] if p != "default")
+        ttl = int(auth.get("lease_duration") or 0)
+        login = VaultClient(client.addr, token, ctx.connection("vault").get("namespace"))
+        try:
+            if policies != wanted:
+                raise StepError(f"the login token has policies {policies}, expected {wanted}")
+            if ttl <= 0 or ttl > int(params["max_ttl_seconds"]):
+                raise StepError(f"the login token lives {ttl} s, above the bound {params['max_ttl_seconds']} s")
+        finally:
+            login.request("POST", "auth/token/revoke-self")
+        return {"verified": True, "token_ttl": ttl, "policies": policies, "at": _iso(ctx.now)}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        return None
+
+
+@action
+class RevokeToken(Action):
+    """Revoke the old long-lived token by accessor (Vault tokens cannot be disabled: this is final)."""
+
+    name = "vaultfed.revoke-token"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            vault(ctx).request("POST", "auth/token/revoke-accessor", {"accessor": params["accessor"]})
+        except VaultError as exc:
+            if exc.status != 400:  # 400: already revoked or expired
+                raise
+        return {"revoked_accessor": params["accessor"], "at": _iso(ctx.now)}
+
+    def recover(self, ctx: Context, params: dict[str, Any], step_id: str) -> dict[str, Any] | None:
+        gone = not observe_token(ctx, params)["exists"]
+        return {"revoked_accessor": params["accessor"], "at": _iso(ctx.now)} if gone else None
+
+
+def _iso(when: datetime) -> str:
+    return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")

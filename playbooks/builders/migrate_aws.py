@@ -1,0 +1,291 @@
+"""Plan the migration of an IAM user's access key to an IAM role trusted through OIDC (read-only).
+
+Steps (group ``t:migrate``): ensure the OIDC identity provider of the consumer's issuer (created if
+missing, or the ``sts.amazonaws.com`` audience added), ensure the role with a trust policy pinned to the
+consumer's ``sub`` and ``aud``, copy the user's effective permissions (managed, inline and group
+policies, and its permissions boundary), verify by reading the role back, and write the consumer
+snippet. Final stages, each run separately with ``apply --stage``: ``deactivate`` the old key after the
+verification window if its last-used signal shows no use since the migration was verified, then
+``delete`` it after ``--delete-after-days``. The planned trust is itself checked with the
+``federation-trust-too-broad`` judgement before the plan is written. Never calls a mutating API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from nhiwarden.findings import Finding
+from nhiwarden.model import Identity
+from nhiwarden.providers.aws.trust import trusts_from_policy
+from nhiwarden.rules.builtin.federation import judge
+
+from ..actions import Context
+from ..actions import aws as act
+from ..actions import aws_federation as fed
+from ..model import Check, PlanError, Step
+from ..planner import Built, Skip, observe_into
+from .aws import _account_check, _target
+
+if TYPE_CHECKING:
+    from ..planner import PlanRequest
+
+# Published thumbprints of GitHub's OIDC endpoint (IAM no longer checks them for GitHub, but older
+# API versions require a list).
+THUMBPRINTS = {
+    "https://token.actions.githubusercontent.com": [
+        "6938fd4d98bab03faadb97b34396831e3780aea1",
+        "1c58a3a8518e8759bf075b76b750d4f2df264fcd",
+    ],
+}
+MAX_MANAGED_POLICIES = 10  # default IAM quota of managed policies per role
+
+
+def role_name_for(user: str, override: str | None) -> str:
+    name = override or f"{user}-federated"
+    if not re.fullmatch(r"[\w+=,.@-]{1,64}", name):
+        raise PlanError(f"--role-name {name!r}: IAM role names are 1-64 characters of [A-Za-z0-9+=,.@_-]")
+    return name
+
+
+def trust_policy(
+    provider_arn: str, issuer: str, subject: str, pattern: bool, audience: str, user: str
+) -> dict[str, Any]:
+    host = issuer.removeprefix("https://").rstrip("/")
+    conditions: dict[str, dict[str, str]] = {"StringEquals": {f"{host}:aud": audience}}
+    if pattern:
+        conditions["StringLike"] = {f"{host}:sub": subject}
+    else:
+        conditions["StringEquals"][f"{host}:sub"] = subject
+    sid = re.sub(r"[^A-Za-z0-9]", "", f"NhiwardenMigratedFrom{user}")[:100]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": conditions,
+            }
+        ],
+    }
+
+
+def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
+    from ..migrate import AWS_AUDIENCE, MigrateRequest, aws_snippet, parse_consumer
+
+    assert isinstance(req, MigrateRequest)
+    if finding.credential is None or finding.credential.kind != "aws-access-key":
+        raise Skip("migration to an AWS role starts from an access-key finding")
+    if not req.consumer:
+        raise PlanError("--consumer is required: who uses the key (e.g. github:org/repo@main)")
+    consumer = parse_consumer(req.consumer)
+    if consumer.kind == "azure-mi":
+        raise Skip("an Azure managed identity cannot assume an AWS role through this playbook")
+    account, user = act.parse_uid(finding.identity.uid)
+    key_id = finding.credential.id
+    checks = [_account_check(ctx, t, account)]
+
+    key_check = Check(
+        id=f"{t}.key",
+        observe="aws.access-key",
+        params={"user": user, "key_id": key_id},
+        invariant=True,
+        until=f"{t}.delete",
+        text=f"access key {key_id} exists on user {user}",
+    )
+    facts = observe_into(ctx, key_check, ["exists", "user"])
+    if not facts.get("exists"):
+        raise Skip(f"access key {key_id} is not on user {user} (keys are matched by id only)")
+    checks.append(key_check)
+
+    perms_check = Check(id=f"{t}.permissions", observe="awsfed.user-permissions", params={"user": user}, text="")
+    perms = observe_into(ctx, perms_check, ["digest"])
+    perms_check.text = f"user {user}'s permissions are unchanged: " + (", ".join(perms["sources"]) or "none")
+    if len(perms["managed"]) > MAX_MANAGED_POLICIES:
+        raise Skip(
+            f"user {user} has {len(perms['managed'])} managed policies, more than a role's default quota of "
+            f"{MAX_MANAGED_POLICIES}: consolidate them first"
+        )
+    checks.append(perms_check)
+
+    url = consumer.issuer
+    provider_check = Check(
+        id=f"{t}.oidc-provider",
+        observe="awsfed.oidc-provider",
+        params={"url": url, "audience": AWS_AUDIENCE},
+        text="",
+    )
+    prov = observe_into(ctx, provider_check, ["exists", "arn", "has_audience"])
+    host = url.removeprefix("https://")
+    provider_arn = prov["arn"] or f"arn:aws:iam::{account}:oidc-provider/{host}"
+    provider_check.text = f"OIDC provider {host} " + (
+        "exists" if prov["exists"] else "does not exist yet (it is created)"
+    )
+    checks.append(provider_check)
+
+    role_name = role_name_for(user, getattr(req, "role_name", None))
+    policy = trust_policy(provider_arn, url, consumer.subject, consumer.subject_is_pattern, AWS_AUDIENCE, user)
+    for trust in trusts_from_policy(policy):
+        verdict = judge(trust)
+        if verdict is not None:  # never plan a trust the audit would flag
+            raise PlanError(f"the planned trust would be too broad: {verdict[1]}")
+    role_check = Check(id=f"{t}.role", observe="awsfed.role", params={"role_name": role_name}, text="")
+    role = observe_into(ctx, role_check, ["exists", "trust"])
+    if role["exists"] and role["trust"] != fed.digest(fed.canonical(policy)):
+        raise Skip(f"role {role_name} already exists with another trust policy: pass --role-name")
+    role_arn = role["arn"] or f"arn:aws:iam::{account}:role/{role_name}"
+    role_check.text = f"role {role_name} " + ("exists with the planned trust" if role["exists"] else "does not exist")
+    checks.append(role_check)
+
+    region = ctx.connection("aws").get("region") or "us-east-1"
+    snippet = aws_snippet(role_arn, region, consumer)
+    group, retire, later = f"{t}:migrate", f"{t}:retire", f"{t}:delete"
+    role_params = {
+        "role_name": role_name,
+        "trust_policy": policy,
+        "description": f"Keyless replacement of {user}'s access key {key_id} for {consumer.spec} (nhiwarden)",
+        "max_session_seconds": 3600,
+        "tags": {"nhiwarden:migrated-from": f"{user}/{key_id}", "nhiwarden:consumer": consumer.spec[:256]},
+        "boundary": perms["boundary"],
+    }
+    perm_params = {"role_name": role_name, "managed": perms["managed"], "inline": perms["inline"]}
+    subject_op = "StringLike" if consumer.subject_is_pattern else "StringEquals"
+    steps = [
+        Step(
+            id=f"{t}.oidc-provider",
+            stage="create",
+            group=group,
+            action="awsfed.ensure-oidc-provider",
+            target=provider_arn,
+            api_call=(
+                f"iam:AddClientIDToOpenIDConnectProvider {provider_arn} ClientID={AWS_AUDIENCE}"
+                if prov["exists"] and not prov["has_audience"]
+                else "none: the provider exists with this audience"
+                if prov["exists"]
+                else f"iam:CreateOpenIDConnectProvider Url={url} ClientIDList=[{AWS_AUDIENCE}]"
+            ),
+            params={"url": url, "audience": AWS_AUDIENCE, "thumbprints": THUMBPRINTS.get(url, [])},
+            rollback="iam:DeleteOpenIDConnectProvider if this plan created it (or remove the audience it added)",
+        ),
+        Step(
+            id=f"{t}.role",
+            stage="create",
+            group=group,
+            action="awsfed.ensure-role",
+            target=role_arn,
+            api_call=(
+                f"iam:CreateRole RoleName={role_name} trust: {provider_arn} sts:AssumeRoleWithWebIdentity "
+                f"if {host}:aud = {AWS_AUDIENCE} and {host}:sub {subject_op} {consumer.subject}"
+                + (f", PermissionsBoundary={perms['boundary']}" if perms["boundary"] else "")
+            ),
+            params=role_params,
+            rollback=f"iam:DeleteRole {role_name} (after removing its policies) if this plan created it",
+        ),
+        Step(
+            id=f"{t}.permissions",
+            stage="create",
+            group=group,
+            action="awsfed.copy-permissions",
+            target=role_arn,
+            api_call=(
+                f"iam:AttachRolePolicy {role_name} for {', '.join(perms['managed']) or 'no managed policy'}; "
+                f"iam:PutRolePolicy {role_name} for {', '.join(perms['inline']) or 'no inline policy'}"
+            ),
+            params=perm_params,
+            rollback="iam:DetachRolePolicy / iam:DeleteRolePolicy for exactly what this step added",
+        ),
+        Step(
+            id=f"{t}.verify",
+            stage="verify",
+            group=group,
+            action="awsfed.verify-role",
+            target=role_arn,
+            api_call=f"iam:GetRole, iam:ListAttachedRolePolicies, iam:GetRolePolicy {role_name}: compare with the plan",
+            params={**perm_params, "trust_policy": policy},
+            rollback="none needed (read-only)",
+        ),
+        Step(
+            id=f"{t}.consumer",
+            stage="deliver",
+            group=group,
+            action="migrate.consumer-config",
+            target=consumer.spec,
+            api_call=f"write the {consumer.kind} snippet naming {role_arn}"
+            + (f" to {req.snippet_path}" if getattr(req, "snippet_path", None) else " (printed with the plan)"),
+            params={
+                "target": "aws-role",
+                "consumer": consumer.spec,
+                "role_arn": role_arn,
+                "format": "yaml",
+                "snippet": snippet,
+                "path": getattr(req, "snippet_path", None),
+            },
+            rollback="remove the snippet file if this step wrote it",
+        ),
+        Step(
+            id=f"{t}.deactivate",
+            stage="deactivate",
+            group=retire,
+            manual=True,
+            action="aws.set-access-key-status",
+            target=finding.credential.uid,
+            api_call=f"iam:UpdateAccessKey UserName={user} AccessKeyId={key_id} Status=Inactive",
+            params={"user": user, "key_id": key_id, "status": "Inactive"},
+            rollback=f"iam:UpdateAccessKey UserName={user} AccessKeyId={key_id} Status=Active",
+            not_before={"after": f"{t}.verify", "days": getattr(req, "verify_days", 7)},
+            requires=[
+                Check(
+                    id=f"{t}.old-key-quiet",
+                    observe="aws.key-last-used",
+                    params={"key_id": key_id, "since": f"${{{t}.verify.at}}"},
+                    expect={"used_after": False},
+                    text=f"access key {key_id} was not used since the role was verified (consumers moved)",
+                ),
+                Check(
+                    id=f"{t}.role-intact",
+                    observe="awsfed.role",
+                    params={"role_name": role_name},
+                    expect={"exists": True, "trust": fed.digest(fed.canonical(policy))},
+                    text=f"role {role_name} still exists with the planned trust",
+                ),
+            ],
+        ),
+        Step(
+            id=f"{t}.delete",
+            stage="delete",
+            group=later,
+            manual=True,
+            action="aws.delete-access-key",
+            target=finding.credential.uid,
+            api_call=f"iam:DeleteAccessKey UserName={user} AccessKeyId={key_id}",
+            params={"user": user, "key_id": key_id},
+            rollback=None,
+            not_before={"after": f"{t}.deactivate", "days": req.delete_after_days},
+            requires=[
+                Check(
+                    id=f"{t}.old-key-inactive",
+                    observe="aws.access-key",
+                    params={"user": user, "key_id": key_id},
+                    expect={"exists": True, "status": "Inactive"},
+                    text=f"access key {key_id} is still Inactive (nobody re-activated it)",
+                ),
+                Check(
+                    id=f"{t}.old-key-unused",
+                    observe="aws.key-last-used",
+                    params={"key_id": key_id, "since": f"${{{t}.deactivate.at}}"},
+                    expect={"used_after": False},
+                    text=f"access key {key_id} was not used since it was deactivated",
+                ),
+            ],
+        ),
+    ]
+    return Built(target=_target(finding, identity), checks=checks, steps=steps)
+
+
+def snippet_of(plan_json: str) -> list[str]:
+    """Snippets in a saved plan (for printing after ``plan``)."""
+    data = json.loads(plan_json)
+    return [s["params"]["snippet"] for s in data["steps"] if s["action"] == "migrate.consumer-config"]

@@ -1,0 +1,224 @@
+"""Plan the migration of a GCP user-managed service-account key to Workload Identity Federation.
+
+Steps (group ``t:migrate``): ensure the workload identity pool (``nhiwarden-ci``, or
+``MigrateRequest.pool``), ensure an OIDC provider for the consumer's issuer with an
+``attributeCondition`` that pins the consumer (mandatory), bind ``roles/iam.workloadIdentityUser``
+on the service account for exactly that principal, verify by reading back and judging the trust, and
+write the consumer snippet (``google-github-actions/auth``). Final stages, separate: ``deactivate``
+disables the old key (reversible) once a fresh scan report shows it unused since the migration, then
+``delete`` removes it. Read-only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from nhiwarden.findings import Finding
+from nhiwarden.model import Identity
+
+from ..actions import Context
+from ..actions import gcp_federation as fed
+from ..actions.gcp import parse_uid
+from ..model import Check, Step
+from ..planner import Built, Skip, observe_into
+from .aws import _target
+
+if TYPE_CHECKING:
+    from ..migrate import Consumer
+    from ..planner import PlanRequest
+
+
+def mapping_and_condition(consumer: Consumer) -> tuple[dict[str, str], str, str]:
+    """(attributeMapping, attributeCondition, member suffix) pinning the consumer."""
+    mapping = {"google.subject": "assertion.sub"}
+    if consumer.kind == "github":
+        mapping["attribute.repository"] = "assertion.repository"
+        repo = consumer.subject.split(":", 2)[1]
+        if consumer.subject_is_pattern:
+            return mapping, f"assertion.repository == '{repo}'", f"attribute.repository/{repo}"
+        return mapping, f"assertion.sub == '{consumer.subject}'", f"subject/{consumer.subject}"
+    if consumer.kind == "gitlab":
+        mapping["attribute.project_path"] = "assertion.project_path"
+        path = consumer.subject.split(":", 2)[1]
+        if consumer.subject_is_pattern:
+            return mapping, f"assertion.project_path == '{path}'", f"attribute.project_path/{path}"
+        return mapping, f"assertion.sub == '{consumer.subject}'", f"subject/{consumer.subject}"
+    return mapping, f"assertion.sub == '{consumer.subject}'", f"subject/{consumer.subject}"
+
+
+def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
+    from ..migrate import MigrateRequest, parse_consumer
+
+    assert isinstance(req, MigrateRequest)
+    cred = finding.credential
+    if cred is None or cred.kind != "gcp-sa-key":
+        raise Skip("migration to workload identity federation starts from a service-account key finding")
+    if not req.consumer:
+        raise Skip("--consumer is required: who uses the key (e.g. github:org/repo@main)")
+    consumer = parse_consumer(req.consumer)
+    if consumer.kind == "azure-mi":
+        raise Skip("azure-mi consumers are not implemented for GCP")
+    project, email = parse_uid(finding.identity.uid)
+    number = fed.project_number(ctx, project)
+    if number is None:
+        raise Skip(f"project {project} not found (its number names the pool)")
+    pool = fed.pool_name(number, str(getattr(req, "pool", None) or "nhiwarden-ci"))
+    provider_id = re.sub(r"[^a-z0-9-]", "-", consumer.name.lower())[:32].strip("-")
+    provider = f"{pool}/providers/{provider_id}"
+    mapping, condition, suffix = mapping_and_condition(consumer)
+    body: dict[str, Any] = {
+        "displayName": provider_id[:32],
+        "oidc": {"issuerUri": consumer.issuer},
+        "attributeMapping": mapping,
+        "attributeCondition": condition,
+    }
+    member = (
+        "principalSet" if suffix.startswith("attribute.") else "principal"
+    ) + f"://iam.googleapis.com/{pool}/{suffix}"
+    state = {
+        "project": project,
+        "email": email,
+        "pool": pool,
+        "provider": provider,
+        "member": member,
+        "provider_body": body,
+    }
+    check = Check(id=f"{t}.wif", observe="gcpfed.state", params=state, text="")
+    facts = observe_into(ctx, check, ["pool_exists", "provider_exists", "provider_matches", "bound"])
+    if facts["provider_exists"] and not facts["provider_matches"]:
+        raise Skip(f"provider {provider} exists with another issuer, mapping or condition")
+    check.text = (
+        f"pool {'exists' if facts['pool_exists'] else 'absent'}, provider "
+        f"{'exists' if facts['provider_exists'] else 'absent'}, {member} "
+        f"{'already' if facts['bound'] else 'not'} bound on {email}"
+    )
+    key_check = Check(
+        id=f"{t}.key",
+        observe="gcp.sa-key",
+        params={"project": project, "email": email, "key_id": cred.id},
+        expect={"exists": True},
+        invariant=True,
+        until=f"{t}.delete",
+        text=f"key {cred.id} exists on {email}",
+    )
+    snippet = yaml.safe_dump(
+        {
+            "jobs": {
+                "deploy": {
+                    "permissions": {"id-token": "write", "contents": "read"},
+                    "steps": [
+                        {
+                            "name": "Authenticate to Google Cloud (keyless: workload identity federation)",
+                            "uses": "google-github-actions/auth@v2",
+                            "with": {"workload_identity_provider": provider, "service_account": email},
+                        }
+                    ],
+                }
+            }
+        },
+        sort_keys=False,
+    )
+    group = f"{t}:migrate"
+    steps = [
+        Step(
+            id=f"{t}.pool",
+            stage="create",
+            group=group,
+            action="gcpfed.ensure-pool",
+            target=pool,
+            api_call="none: the pool exists"
+            if facts["pool_exists"]
+            else f"POST v1/projects/{number}/locations/global/workloadIdentityPools"
+            f"?workloadIdentityPoolId={pool.rsplit('/', 1)[1]}",
+            params={"name": pool, "description": "nhiwarden: keyless access replacing service-account keys"},
+            rollback="DELETE the pool if this plan created it",
+        ),
+        Step(
+            id=f"{t}.provider",
+            stage="create",
+            group=group,
+            action="gcpfed.ensure-provider",
+            target=provider,
+            api_call=(
+                "none: the provider exists"
+                if facts["provider_exists"]
+                else f"POST v1/{pool}/providers?workloadIdentityPoolProviderId={provider_id} "
+                f"{{oidc.issuerUri: {consumer.issuer}, attributeCondition: {condition}}}"
+            ),
+            params={"name": provider, "body": body},
+            rollback="DELETE the provider if this plan created it",
+        ),
+        Step(
+            id=f"{t}.bind",
+            stage="create",
+            group=group,
+            action="gcpfed.bind",
+            target=f"projects/{project}/serviceAccounts/{email}",
+            api_call=f"getIamPolicy + setIamPolicy (etag) on {email}: {fed.WIF_ROLE} += {member}",
+            params={"project": project, "email": email, "member": member},
+            rollback=f"setIamPolicy without {member} if this plan added it",
+        ),
+        Step(
+            id=f"{t}.verify",
+            stage="verify",
+            group=group,
+            action="gcpfed.verify",
+            target=provider,
+            api_call="GET the provider and getIamPolicy: the planned condition and binding, judged narrow",
+            params=state,
+            rollback="none needed (read-only)",
+        ),
+        Step(
+            id=f"{t}.consumer",
+            stage="deliver",
+            group=group,
+            action="migrate.consumer-config",
+            target=consumer.spec,
+            api_call=f"write the GitHub Actions step naming {provider} (printed with the plan)",
+            params={
+                "target": "gcp-wif",
+                "consumer": consumer.spec,
+                "role_arn": provider,
+                "format": "yaml",
+                "snippet": snippet,
+                "path": req.snippet_path,
+            },
+            rollback="remove the snippet file if this step wrote it",
+        ),
+        Step(
+            id=f"{t}.deactivate",
+            stage="deactivate",
+            group=f"{t}:retire",
+            manual=True,
+            action="gcp.disable-sa-key",
+            target=cred.uid,
+            api_call=f"DisableServiceAccountKey {email} key {cred.id}",
+            params={"project": project, "email": email, "key_id": cred.id},
+            rollback=f"EnableServiceAccountKey {email} key {cred.id}",
+            not_before={"after": f"{t}.verify", "days": req.verify_days},
+            requires=[
+                Check(
+                    id=f"{t}.old-key-unused",
+                    observe="usage.unused-in-report",
+                    params={"credential_uid": cred.uid, "since": f"${{{t}.verify.at}}"},
+                    expect={"fresh": True, "usage_known": True, "used_after": False},
+                    text=f"a scan made after the migration shows key {cred.id} unused since",
+                )
+            ],
+        ),
+        Step(
+            id=f"{t}.delete",
+            stage="delete",
+            group=f"{t}:delete",
+            manual=True,
+            action="gcp.delete-sa-key",
+            target=cred.uid,
+            api_call=f"DeleteServiceAccountKey {email} key {cred.id}",
+            params={"project": project, "email": email, "key_id": cred.id},
+            rollback=None,
+            not_before={"after": f"{t}.deactivate", "days": req.delete_after_days},
+        ),
+    ]
+    return Built(target=_target(finding, identity), checks=[check, key_check], steps=steps)
