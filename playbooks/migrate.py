@@ -47,6 +47,7 @@ AZURE_AUDIENCE = "api://AzureADTokenExchange"
 TARGETS = {
     "aws-role": "IAM role trusted through an OIDC identity provider (GitHub, GitLab, or EKS/IRSA consumers)",
     "vault-approle": "Vault/OpenBao AppRole with bounded secret-id and token TTLs",
+    "vault-jwt": "Vault/OpenBao JWT auth role bound to the consumer's OIDC token (no secret), bounded token TTLs",
     "azure-federated-credential": "federated identity credential (issuer, subject, audience) on the Entra app",
     "k8s-projected-token": "projected, expiring service-account tokens in every workload that mounted the Secret",
     "gcp-wif": "workload identity pool + OIDC provider with a mandatory attributeCondition + workloadIdentityUser",
@@ -203,7 +204,7 @@ class MigrateRequest(PlanRequest):
     approle_token_ttl: str = "1h"
     approle_token_max_ttl: str = "4h"
     snippet_path: str | None = None
-    approle_mount: str | None = None
+    auth_mount: str | None = None
     pool: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -225,6 +226,10 @@ def _builder(target: str) -> Builder:
         from .builders import migrate_vault
 
         return migrate_vault.migrate
+    if target == "vault-jwt":
+        from .builders import migrate_vault
+
+        return migrate_vault.migrate_jwt
     if target == "azure-federated-credential":
         from .builders import migrate_azure
 

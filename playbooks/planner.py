@@ -245,6 +245,10 @@ def _builder(playbook: str, finding: Finding) -> Builder:
         from .builders import kubernetes
 
         return kubernetes.offboard
+    if kind == "vault-token":
+        from .builders import vault
+
+        return vault.offboard_token
     if kind == "vault-approle":
         from .builders import vault
 

@@ -372,3 +372,33 @@ class RevokeToken(Action):
     def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         _revoke(ctx, params["accessor"])
         return {"revoked": params["accessor"]}
+
+
+# -- token offboarding ---------------------------------------------------------------------------
+
+
+@observer("vault.token-entity")
+def observe_token_entity(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    info = _lookup_accessor(ctx, params["accessor"])
+    if info is None:
+        return {"exists": False, "entity_id": None, "entity_disabled": None}
+    entity_id = info.get("entity_id") or None
+    disabled = None
+    if entity_id:
+        entity = vault(ctx).request("GET", f"identity/entity/id/{entity_id}").get("data") or {}
+        disabled = bool(entity.get("disabled"))
+    return {"exists": True, "entity_id": entity_id, "entity_disabled": disabled}
+
+
+@action
+class DisableEntity(Action):
+    """Disable an identity entity: every token of it stops working, nothing is revoked (reversible)."""
+
+    name = "vault.disable-entity"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        vault(ctx).request("POST", f"identity/entity/id/{params['entity_id']}", {"disabled": True})
+        return {"entity_id": params["entity_id"]}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        vault(ctx).request("POST", f"identity/entity/id/{params['entity_id']}", {"disabled": False})

@@ -240,3 +240,143 @@ class RevokeToken(Action):
 
 def _iso(when: datetime) -> str:
     return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# -- JWT/OIDC auth for OIDC consumers (GitHub Actions, GitLab CI, Kubernetes) ---------------------
+
+JWT_ROLE_FIELDS = (
+    "role_type",
+    "user_claim",
+    "bound_audiences",
+    "bound_subject",
+    "bound_claims",
+    "bound_claims_type",
+    "token_policies",
+    "token_ttl",
+    "token_max_ttl",
+    "token_type",
+)
+
+
+def _norm(key: str, value: Any) -> Any:
+    if key in ("bound_audiences", "token_policies"):
+        return sorted(value or [])
+    if key == "bound_claims":
+        return dict(value or {}) or None
+    if key == "bound_claims_type":
+        return value or "string"
+    return value
+
+
+def jwt_role_matches(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return all(_norm(k, live.get(k)) == _norm(k, wanted.get(k)) for k in JWT_ROLE_FIELDS)
+
+
+@observer("vaultfed.jwt-mount")
+def observe_jwt_mount(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    mount = _mount(params)
+    auths = vault(ctx).request("GET", "sys/auth").get("data") or {}
+    entry = auths.get(f"{mount}/")
+    if entry is None:
+        return {"exists": False, "type": None, "issuer_ok": False}
+    config: dict[str, Any] = {}
+    if entry.get("type") in ("jwt", "oidc"):
+        try:
+            config = vault(ctx).request("GET", f"auth/{mount}/config").get("data") or {}
+        except VaultError as exc:
+            if exc.status != 404:
+                raise
+    issuers = {str(config.get("bound_issuer") or ""), str(config.get("oidc_discovery_url") or "")}
+    return {"exists": True, "type": entry.get("type"), "issuer_ok": params["issuer"] in issuers}
+
+
+@observer("vaultfed.jwt-role")
+def observe_jwt_role(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    auths = vault(ctx).request("GET", "sys/auth").get("data") or {}
+    if f"{_mount(params)}/" not in auths:
+        return {"exists": False, "matches": False}
+    live = read_role(ctx, _mount(params), params["role"])
+    return {"exists": live is not None, "matches": live is not None and jwt_role_matches(live, params["settings"])}
+
+
+@action
+class EnsureJwtMount(Action):
+    """Enable a JWT auth mount trusting the consumer's issuer (discovery), or reuse one that already does."""
+
+    name = "vaultfed.ensure-jwt-mount"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        facts = observe_jwt_mount(ctx, params)
+        if facts["exists"]:
+            if facts["type"] not in ("jwt", "oidc") or not facts["issuer_ok"]:
+                raise StepError(f"auth/{_mount(params)} is not a JWT mount for {params['issuer']}")
+            return {"created": False}
+        client = vault(ctx)
+        client.request(
+            "POST", f"sys/auth/{_mount(params)}", {"type": "jwt", "description": f"nhiwarden plan {ctx.plan.id}"}
+        )
+        try:
+            client.request(
+                "POST",
+                f"auth/{_mount(params)}/config",
+                {"oidc_discovery_url": params["issuer"], "bound_issuer": params["issuer"]},
+            )
+        except Exception:
+            client.request("DELETE", f"sys/auth/{_mount(params)}")
+            raise
+        return {"created": True}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if outputs.get("created"):
+            vault(ctx).request("DELETE", f"sys/auth/{_mount(params)}")
+
+
+@action
+class EnsureJwtRole(Action):
+    name = "vaultfed.ensure-jwt-role"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        mount, role = _mount(params), params["role"]
+        live = read_role(ctx, mount, role)
+        if live is not None:
+            if not jwt_role_matches(live, params["settings"]):
+                raise StepError(f"JWT role {role} on auth/{mount} exists with other settings: not changing it")
+            return {"created": False}
+        vault(ctx).request(
+            "POST", f"auth/{mount}/role/{role}", {k: v for k, v in params["settings"].items() if v is not None}
+        )
+        return {"created": True}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if outputs.get("created"):
+            try:
+                vault(ctx).request("DELETE", f"auth/{_mount(params)}/role/{params['role']}")
+            except VaultError as exc:
+                if exc.status != 404:
+                    raise
+
+
+@action
+class VerifyJwtRole(Action):
+    """Read the role back, compare it with the plan and judge its trust (read-only)."""
+
+    name = "vaultfed.verify-jwt-role"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        from nhiwarden.providers.vault.trust import trust_from_role
+        from nhiwarden.rules.builtin.federation import judge
+
+        live = read_role(ctx, _mount(params), params["role"])
+        if live is None or not jwt_role_matches(live, params["settings"]):
+            raise StepError(f"JWT role {params['role']} is missing or differs from the plan")
+        if int(live.get("token_max_ttl") or 0) <= 0:
+            raise StepError(f"JWT role {params['role']} has no token_max_ttl")
+        verdict = judge(
+            trust_from_role(live, issuer=params["issuer"], source=f"auth/{_mount(params)}/role/{params['role']}")
+        )
+        if verdict is not None:
+            raise StepError(f"the JWT role trusts too broadly: {verdict[1]}")
+        return {"verified": True, "at": _iso(ctx.now)}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        return None

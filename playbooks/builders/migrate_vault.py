@@ -15,6 +15,7 @@ import json
 import re
 from typing import TYPE_CHECKING
 
+import yaml
 from nhiwarden.findings import Finding
 from nhiwarden.model import Identity
 
@@ -62,7 +63,7 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
         raise Skip("a root token cannot be migrated to a role: revoke it (generate-root when needed)")
     token_check.text = f"token {accessor} exists with policies {', '.join(facts['policies'] or []) or 'none'}"
 
-    mount = str(getattr(req, "approle_mount", None) or "approle").strip("/")
+    mount = str(getattr(req, "auth_mount", None) or "approle").strip("/")
     name = (
         req.role_name or re.sub(r"[^a-z0-9-]", "-", f"migrated-{identity.name if identity else accessor}".lower())[:64]
     )
@@ -234,3 +235,180 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
     return Built(
         target=_target(finding, identity), checks=[token_check, mount_check, role_check, delivery.check], steps=steps
     )
+
+
+def _revoke_step(t: str, cred_uid: str, accessor: str, days: int) -> Step:
+    return Step(
+        id=f"{t}.revoke",
+        stage="delete",
+        group=f"{t}:delete",
+        manual=True,
+        action="vaultfed.revoke-token",
+        target=cred_uid,
+        api_call=f"POST auth/token/revoke-accessor {{accessor: {accessor}}} (final: Vault tokens cannot be disabled)",
+        params={"accessor": accessor},
+        rollback=None,
+        not_before={"after": f"{t}.verify", "days": days},
+        requires=[
+            Check(
+                id=f"{t}.old-token-unused",
+                observe="usage.unused-in-report",
+                params={"credential_uid": cred_uid, "since": f"${{{t}.verify.at}}"},
+                expect={"fresh": True, "usage_known": True, "used_after": False},
+                text=f"a scan made after the migration (NHIWARDEN_FRESH_REPORT) shows token {accessor} unused since",
+            ),
+        ],
+    )
+
+
+def jwt_binding(consumer_kind: str, subject: str, pattern: bool) -> dict[str, object]:
+    """The role fields that pin the consumer: an exact ``bound_subject``, or an exact repository claim."""
+    if not pattern:
+        return {"bound_subject": subject, "bound_claims": None, "bound_claims_type": "string"}
+    path = subject.split(":", 2)[1]
+    claim = "repository" if consumer_kind == "github" else "project_path"
+    return {"bound_subject": "", "bound_claims": {claim: path}, "bound_claims_type": "string"}
+
+
+def migrate_jwt(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
+    """Long-lived token -> JWT auth role for an OIDC consumer (GitHub, GitLab, Kubernetes): no secret at all."""
+    from ..migrate import MigrateRequest, parse_consumer
+
+    assert isinstance(req, MigrateRequest)
+    cred = finding.credential
+    if cred is None or cred.kind != "vault-token":
+        raise Skip("migration to a JWT auth role starts from a Vault token finding")
+    if not req.consumer:
+        raise PlanError("--consumer is required for vault-jwt (e.g. github:org/repo@main)")
+    consumer = parse_consumer(req.consumer)
+    if consumer.kind == "azure-mi":
+        raise Skip("azure-mi consumers have no OIDC token for Vault's JWT auth")
+    accessor = cred.id
+    token_check = Check(
+        id=f"{t}.token",
+        observe="vaultfed.token",
+        params={"accessor": accessor},
+        invariant=True,
+        until=f"{t}.revoke",
+        text=f"token with accessor {accessor} exists",
+    )
+    facts = observe_into(ctx, token_check, ["exists", "policies"])
+    if not facts["exists"]:
+        raise Skip(f"token {accessor} no longer exists")
+    policies = sorted(p for p in facts["policies"] or [] if p != "default")
+    if "root" in policies:
+        raise Skip("a root token cannot be migrated to a role: revoke it (generate-root when needed)")
+    mount = str(getattr(req, "auth_mount", None) or "jwt").strip("/")
+    name = req.role_name or re.sub(r"[^a-z0-9-]", "-", consumer.name.lower())[:64]
+    token_ttl = seconds(req.approle_token_ttl, "--token-ttl")
+    token_max_ttl = seconds(req.approle_token_max_ttl, "--token-max-ttl")
+    audience = (
+        f"https://github.com/{consumer.subject.split(':', 2)[1].split('/', 1)[0]}"
+        if consumer.kind == "github"
+        else str(ctx.connection("vault").get("addr") or "vault")
+    )
+    settings: dict[str, object] = {
+        "role_type": "jwt",
+        "user_claim": "sub",
+        "bound_audiences": [audience],
+        **jwt_binding(consumer.kind, consumer.subject, consumer.subject_is_pattern),
+        "token_policies": policies,
+        "token_ttl": token_ttl,
+        "token_max_ttl": token_max_ttl,
+        "token_type": "service",
+    }
+    mount_check = Check(
+        id=f"{t}.mount", observe="vaultfed.jwt-mount", params={"mount": mount, "issuer": consumer.issuer}, text=""
+    )
+    mf = observe_into(ctx, mount_check, ["exists", "type", "issuer_ok"])
+    if mf["exists"] and (mf["type"] not in ("jwt", "oidc") or not mf["issuer_ok"]):
+        raise Skip(f"auth/{mount} is not a JWT mount trusting {consumer.issuer}: name another mount")
+    mount_check.text = f"auth/{mount} " + (
+        f"is a JWT mount trusting {consumer.issuer}" if mf["exists"] else "does not exist (it is enabled)"
+    )
+    role_check = Check(
+        id=f"{t}.role",
+        observe="vaultfed.jwt-role",
+        params={"mount": mount, "role": name, "settings": settings},
+        text="",
+    )
+    rf = observe_into(ctx, role_check, ["exists", "matches"])
+    if rf["exists"] and not rf["matches"]:
+        raise Skip(f"JWT role {name} on auth/{mount} exists with other settings: pass --role-name")
+    role_check.text = f"JWT role {name} " + ("exists with the planned settings" if rf["exists"] else "does not exist")
+    addr = ctx.connection("vault").get("addr", "$VAULT_ADDR")
+    step: dict[str, object] = {
+        "name": "Vault login (keyless: JWT auth with the workflow's OIDC token)",
+        "uses": "hashicorp/vault-action@v3",
+        "with": {
+            "url": addr,
+            "method": "jwt",
+            "path": mount,
+            "role": name,
+            "jwtGithubAudience": audience,
+            "secrets": "secret/data/<path> <key> | <ENV_VAR>",
+        },
+    }
+    snippet = yaml.safe_dump(
+        {"jobs": {"deploy": {"permissions": {"id-token": "write", "contents": "read"}, "steps": [step]}}},
+        sort_keys=False,
+    )
+    group = f"{t}:migrate"
+    binding = settings["bound_subject"] or settings["bound_claims"]
+    steps = [
+        Step(
+            id=f"{t}.mount",
+            stage="create",
+            group=group,
+            action="vaultfed.ensure-jwt-mount",
+            target=f"{addr}/auth/{mount}",
+            api_call="none: the mount trusts the issuer"
+            if mf["exists"]
+            else f"POST sys/auth/{mount} {{type: jwt}}; POST auth/{mount}/config "
+            f"{{oidc_discovery_url: {consumer.issuer}, bound_issuer: {consumer.issuer}}}",
+            params={"mount": mount, "issuer": consumer.issuer},
+            rollback=f"DELETE sys/auth/{mount} if this plan enabled it",
+        ),
+        Step(
+            id=f"{t}.role",
+            stage="create",
+            group=group,
+            action="vaultfed.ensure-jwt-role",
+            target=f"{addr}/auth/{mount}/role/{name}",
+            api_call=(
+                f"POST auth/{mount}/role/{name} {{role_type: jwt, bound_audiences: [{audience}], binding: {binding}, "
+                f"token_policies: {policies}, token_ttl: {token_ttl}, token_max_ttl: {token_max_ttl}}}"
+            ),
+            params={"mount": mount, "role": name, "settings": settings},
+            rollback=f"DELETE auth/{mount}/role/{name} if this plan created it",
+        ),
+        Step(
+            id=f"{t}.verify",
+            stage="verify",
+            group=group,
+            action="vaultfed.verify-jwt-role",
+            target=f"{addr}/auth/{mount}/role/{name}",
+            api_call=f"GET auth/{mount}/role/{name}: the planned binding and TTLs, judged narrow",
+            params={"mount": mount, "role": name, "settings": settings, "issuer": consumer.issuer},
+            rollback="none needed (read-only)",
+        ),
+        Step(
+            id=f"{t}.consumer",
+            stage="deliver",
+            group=group,
+            action="migrate.consumer-config",
+            target=consumer.spec,
+            api_call="write the hashicorp/vault-action step (printed with the plan)",
+            params={
+                "target": "vault-jwt",
+                "consumer": consumer.spec,
+                "role_arn": f"auth/{mount}/role/{name}",
+                "format": "yaml",
+                "snippet": snippet,
+                "path": req.snippet_path,
+            },
+            rollback="remove the snippet file if this step wrote it",
+        ),
+        _revoke_step(t, cred.uid, accessor, req.verify_days),
+    ]
+    return Built(target=_target(finding, identity), checks=[token_check, mount_check, role_check], steps=steps)

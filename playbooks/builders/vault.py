@@ -325,3 +325,86 @@ def rotate_token(req: PlanRequest, ctx: Context, t: str, finding: Finding, ident
         ),
     ]
     return Built(target=_target(finding, identity), checks=[check, delivery.check], steps=steps)
+
+
+def offboard_token(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
+    """Offboard a token: disable its identity entity (reversible), revoke the token later.
+
+    A token without an entity (e.g. created directly by another token) cannot be disabled reversibly:
+    such a token is left out with a clear reason rather than revoked at once.
+    """
+    from .aws import _notify_step
+
+    accessor = finding.credential.id if finding.credential else finding.identity.uid.rsplit("/", 1)[-1]
+    conn = ctx.plan.connections.setdefault("vault", {})
+    addr_part = finding.identity.uid.split(":auth/", 1)[0].removeprefix("vault:")
+    if not conn.get("addr"):
+        conn["addr"] = addr_part
+    check = Check(
+        id=f"{t}.token",
+        observe="vault.token-entity",
+        params={"accessor": accessor},
+        invariant=True,
+        until=f"{t}.delete",
+        text="",
+    )
+    facts = observe_into(ctx, check, ["exists", "entity_id"])
+    if not facts["exists"]:
+        raise Skip(f"token accessor {accessor} does not exist")
+    if not facts["entity_id"]:
+        raise Skip(
+            f"token {accessor} has no identity entity, so it cannot be disabled reversibly: "
+            "rotate it, or revoke it by hand (POST auth/token/revoke-accessor)"
+        )
+    if facts["entity_disabled"]:
+        raise Skip(f"the entity of token {accessor} is already disabled")
+    entity_id = facts["entity_id"]
+    check.text = f"token {accessor} exists and belongs to entity {entity_id}"
+    state = Check(
+        id=f"{t}.entity-enabled",
+        observe="vault.token-entity",
+        params={"accessor": accessor},
+        expect={"entity_disabled": False},
+        text=f"entity {entity_id} is enabled",
+    )
+    steps: list[Step] = []
+    gate = None
+    if req.notify_webhook:
+        steps.append(_notify_step(req, t, finding, identity, next_stage="disable"))
+        gate = {"after": f"{t}.notify", "days": req.notice_days}
+    steps += [
+        Step(
+            id=f"{t}.disable",
+            stage="disable",
+            group=f"{t}:disable",
+            manual=True,
+            action="vault.disable-entity",
+            target=finding.identity.uid,
+            api_call=f"POST identity/entity/id/{entity_id} {{disabled: true}} (all its tokens stop working)",
+            params={"entity_id": entity_id},
+            rollback=f"POST identity/entity/id/{entity_id} {{disabled: false}}",
+            not_before=gate,
+        ),
+        Step(
+            id=f"{t}.delete",
+            stage="delete",
+            group=f"{t}:delete",
+            manual=True,
+            action="vault.revoke-token",
+            target=finding.identity.uid,
+            api_call=f"POST auth/token/revoke-accessor {{accessor: {accessor}}}",
+            params={"accessor": accessor},
+            rollback=None,
+            not_before={"after": f"{t}.disable", "days": req.delete_after_days},
+            requires=[
+                Check(
+                    id=f"{t}.still-disabled",
+                    observe="vault.token-entity",
+                    params={"accessor": accessor},
+                    expect={"entity_disabled": True},
+                    text=f"entity {entity_id} is still disabled (nobody re-enabled it)",
+                )
+            ],
+        ),
+    ]
+    return Built(target=_target(finding, identity), checks=[check, state], steps=steps)

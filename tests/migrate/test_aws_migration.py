@@ -362,3 +362,54 @@ def test_gitlab_consumer_is_pinned_to_its_project_and_branch(user: User, tmp_pat
     _apply(make_migrate_plan(user.request("gitlab:acme/platform/deployer@main")), tmp_path)
     cond = _role(user.iam, f"{user.name}-federated")["trust"]["Statement"][0]["Condition"]["StringEquals"]
     assert cond["gitlab.com:sub"] == "project_path:acme/platform/deployer:ref_type:branch:ref:main"
+
+
+def test_trust_audit_reads_roles_as_get_account_authorization_details_returns_them(user: User) -> None:
+    """Extraction on moto's real response shape (the provider's source): broad role flagged, narrow not."""
+    from nhiwarden.config import Config
+    from nhiwarden.model import Inventory, ScopeResult
+    from nhiwarden.rules.engine import evaluate
+
+    user.iam.create_open_id_connect_provider(
+        Url=f"https://{GH_HOST}", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["a" * 40]
+    )
+    docs = {
+        f"{user.name}-broad": {"StringLike": {f"{GH_HOST}:sub": "repo:acme/*"}},
+        f"{user.name}-narrow": {"StringEquals": {f"{GH_HOST}:sub": "repo:acme/app:ref:refs/heads/main"}},
+    }
+    for name, cond in docs.items():
+        doc = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": GH_ARN},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": cond,
+                }
+            ],
+        }
+        user.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(doc))
+    roles = {
+        r["RoleName"]: r
+        for r in user.iam.get_account_authorization_details(Filter=["Role"])["RoleDetailList"]
+        if r["RoleName"] in docs
+    }
+    identities = [
+        Identity(
+            uid=f"aws:{ACCOUNT}:role/{name}",
+            provider="aws",
+            kind="aws-iam-role",
+            scope=ACCOUNT,
+            name=name,
+            trusts=trusts_from_policy(role["AssumeRolePolicyDocument"], role_arn=role["Arn"]),
+        )
+        for name, role in roles.items()
+    ]
+    findings = evaluate(
+        Inventory(scopes=[ScopeResult(provider="aws", scope=ACCOUNT, identities=identities)]),
+        as_of=datetime.now(UTC),
+        config=Config(),
+    )
+    flagged = [f.identity.name for f in findings if f.rule_id == "federation-trust-too-broad"]
+    assert flagged == [f"{user.name}-broad"]

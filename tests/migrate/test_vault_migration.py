@@ -39,7 +39,7 @@ class OldToken:
             finding_ids=[self.finding_id],
             to="vault-approle",
             deliver=f"vault-kv:secret/{self.kv_path}",
-            approle_mount=self.mount,
+            auth_mount=self.mount,
             role_name="ci-deploy",
             connections=connections(self.report, self.env),
             env=self.env,
@@ -206,3 +206,95 @@ def test_old_token_is_revoked_only_after_the_window_and_a_fresh_report_shows_it_
     )
     assert result.ran == ["t1.revoke"]
     assert not old_token.works()
+
+
+# -- JWT auth for an OIDC consumer ----------------------------------------------------------------
+
+GH_ISSUER = "https://token.actions.githubusercontent.com"
+
+
+def _rsa() -> tuple[Any, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key, pem.decode()
+
+
+def _jwt(key: Any, claims: dict[str, Any]) -> str:
+    import base64
+    import json as _json
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    head = b64(_json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    body = b64(_json.dumps(claims).encode())
+    sig = key.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{head}.{body}.{b64(sig)}"
+
+
+def _claims(sub: str, aud: str = "https://github.com/acme") -> dict[str, Any]:
+    now = int(datetime.now(UTC).timestamp())
+    return {
+        "iss": GH_ISSUER,
+        "sub": sub,
+        "aud": aud,
+        "iat": now,
+        "nbf": now - 5,
+        "exp": now + 300,
+        "repository": "acme/app",
+    }
+
+
+def test_token_is_replaced_by_a_jwt_role_pinned_to_the_workflow_with_bounded_ttls(
+    old_token: OldToken, tmp_path: Path
+) -> None:
+    key, pem = _rsa()
+    mount = old_token.mount.replace("approle", "jwt")
+    http = old_token.http
+    # the GitHub issuer's keys, as the mount would fetch them through discovery (the sandbox is offline)
+    http.post(f"sys/auth/{mount}", json={"type": "jwt"}).raise_for_status()
+    http.post(
+        f"auth/{mount}/config", json={"jwt_validation_pubkeys": [pem], "bound_issuer": GH_ISSUER}
+    ).raise_for_status()
+    req = MigrateRequest(
+        playbook="migrate",
+        report=old_token.report,
+        finding_ids=[old_token.finding_id],
+        to="vault-jwt",
+        consumer="github:acme/app@main",
+        auth_mount=mount,
+        connections=connections(old_token.report, old_token.env),
+        env=old_token.env,
+    )
+    plan = make_migrate_plan(req)
+    engine, result = _apply(plan, tmp_path)
+    assert result.ran == ["t1.mount", "t1.role", "t1.verify", "t1.consumer"]
+    role = http.get(f"auth/{mount}/role/gh-acme-app").json()["data"]
+    assert role["bound_subject"] == "repo:acme/app:ref:refs/heads/main"
+    assert role["bound_audiences"] == ["https://github.com/acme"]
+    assert (role["token_ttl"], role["token_max_ttl"], role["token_policies"]) == (3600, 14400, ["app-read"])
+
+    login = f"{old_token.addr}/v1/auth/{mount}/login"
+    ok = httpx.post(login, json={"role": "gh-acme-app", "jwt": _jwt(key, _claims("repo:acme/app:ref:refs/heads/main"))})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["auth"]["lease_duration"] == 3600
+    for sub in ("repo:acme/app:ref:refs/heads/feature", "repo:acme/other:ref:refs/heads/main"):
+        denied = httpx.post(login, json={"role": "gh-acme-app", "jwt": _jwt(key, _claims(sub))})
+        assert denied.status_code in (400, 403)
+
+    (out,) = consumer_outputs(plan)
+    import yaml
+
+    step = yaml.safe_load(out["snippet"])["jobs"]["deploy"]["steps"][0]
+    assert step["with"]["method"] == "jwt" and step["with"]["path"] == mount and step["with"]["role"] == "gh-acme-app"
+    assert engine.apply().ran == []
+    engine.rollback()
+    assert http.get(f"auth/{mount}/role/gh-acme-app").status_code == 404
+    assert f"{mount}/" in http.get("sys/auth").json()["data"]  # the mount was not created by the plan
+    assert old_token.works()

@@ -214,3 +214,58 @@ def test_periodic_token_rotation_keeps_policies_and_revokes_the_old_token_later(
     Engine(plan, tmp_path / "j", now=LATER + timedelta(days=8)).apply(stage="delete")
     assert httpx.get(f"{bao.addr}/v1/auth/token/lookup-self", headers={"X-Vault-Token": old_token}).status_code == 403
     assert old_token not in (tmp_path / "j").read_text() and data["token"] not in (tmp_path / "j").read_text()
+
+
+def token_offboard_plan(bao: Any, accessor: str, moto_url: str) -> Any:
+    uid = f"vault:{bao.addr}:auth/token/accessor/{accessor}"
+    identity = Identity(uid=uid, provider="vault", kind="vault-token", scope=bao.addr, name="ci-token")
+    finding = Finding(
+        id=fingerprint("dormant-identity", uid),
+        rule_id="dormant-identity",
+        severity=Severity.MEDIUM,
+        title="dormant",
+        identity=IdentityRef.of(identity),
+        message="token unused",
+    )
+    report = build_report([finding], [identity], moto_url=moto_url)
+    return make_plan(
+        PlanRequest(
+            playbook="offboard",
+            report=report,
+            finding_ids=[finding.id],
+            connections=connections(report, dict(os.environ)),
+        )
+    )
+
+
+def test_token_offboarding_disables_its_entity_reversibly_then_revokes_it(
+    bao: Any, cloud_env: dict[str, str], moto_url: str, tmp_path: Path
+) -> None:
+    role = Role(bao, login=True)
+    assert role.token
+    accessor = httpx.get(f"{bao.addr}/v1/auth/token/lookup-self", headers={"X-Vault-Token": role.token}).json()["data"][
+        "accessor"
+    ]
+    plan = token_offboard_plan(bao, accessor, moto_url)
+
+    Engine(plan, tmp_path / "j").apply(stage="disable")
+    assert not role.token_works()
+    Engine(plan, tmp_path / "j").rollback()
+    assert role.token_works()
+
+    Engine(plan, tmp_path / "k").apply(stage="disable")
+    Engine(plan, tmp_path / "k", now=datetime.now(UTC) + timedelta(days=8)).apply(stage="delete")
+    r = httpx.post(
+        f"{bao.addr}/v1/auth/token/lookup-accessor",
+        json={"accessor": accessor},
+        headers={"X-Vault-Token": bao.root_token},
+    )
+    assert r.status_code == 400  # revoked
+
+
+def test_a_token_without_an_entity_is_not_offboarded(bao: Any, cloud_env: dict[str, str], moto_url: str) -> None:
+    auth = httpx.post(
+        f"{bao.addr}/v1/auth/token/create", json={"policies": ["default"]}, headers={"X-Vault-Token": bao.root_token}
+    ).json()["auth"]
+    with pytest.raises(PlanError, match="no identity entity"):
+        token_offboard_plan(bao, auth["accessor"], moto_url)
