@@ -74,7 +74,14 @@ def plan_command(
     token_ttl: Annotated[
         str, typer.Option("--token-ttl", help="Lifetime of a new Kubernetes TokenRequest token.")
     ] = "720h",  # noqa: S107 - a duration, not a password
-    to: Annotated[str | None, typer.Option("--to", help="migrate: the keyless target (e.g. aws-role).")] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="migrate: the keyless target: aws-role | vault-approle | vault-jwt | azure-federated-credential | "
+            "gcp-wif | k8s-projected-token.",
+        ),
+    ] = None,
     consumer: Annotated[
         str | None, typer.Option("--consumer", help="migrate: who uses the credential (e.g. github:org/repo@main).")
     ] = None,
@@ -138,6 +145,15 @@ def plan_command(
         raise UsageError(f"--output {output}: cannot write: {exc.strerror}") from None
     console = Console()
     console.print(renderable(plan))
+    if playbook == "migrate":
+        from nhiwarden.playbooks import migrate as migrate_playbook
+
+        for out in migrate_playbook.consumer_outputs(plan):
+            if out.get("role_arn"):
+                console.print(f"role: {out['role_arn']}", highlight=False)
+            if out.get("snippet"):
+                console.print(f"consumer configuration ({out.get('format') or 'snippet'}):", style="bold")
+                print(out["snippet"], end="" if str(out["snippet"]).endswith("\n") else "\n")
     Console(stderr=True).print(f"wrote plan to {output}; apply it with `nhiwarden apply {output}`", style="dim")
 
 

@@ -27,18 +27,6 @@ from .model import Plan, PlanError, state_hash
 from .planner import Builder, Built, PlanRequest, Skip, _identity, _who, select
 
 # Action/check name prefixes of the migration modules (lazy-loaded by the engine like the others).
-MIGRATE_MODULES = {
-    "awsfed": "nhiwarden.playbooks.actions.aws_federation",
-    "vaultfed": "nhiwarden.playbooks.actions.vault_federation",
-    "migrate": "nhiwarden.playbooks.actions.consumer",
-    "usage": "nhiwarden.playbooks.actions.usage",
-    "azurefed": "nhiwarden.playbooks.actions.azure_federation",
-    "k8sfed": "nhiwarden.playbooks.actions.k8s_federation",
-    "gcpfed": "nhiwarden.playbooks.actions.gcp_federation",
-}
-for _prefix, _module in MIGRATE_MODULES.items():
-    MODULES.setdefault(_prefix, _module)
-
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
 AWS_AUDIENCE = "sts.amazonaws.com"

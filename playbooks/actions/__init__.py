@@ -39,6 +39,14 @@ MODULES = {
     "aws-secretsmanager": "nhiwarden.playbooks.delivery.aws_secretsmanager",
     "k8s-secret": "nhiwarden.playbooks.delivery.k8s_secret",
     "notify": "nhiwarden.playbooks.notify",
+    # migrate (Playbooks II)
+    "awsfed": "nhiwarden.playbooks.actions.aws_federation",
+    "vaultfed": "nhiwarden.playbooks.actions.vault_federation",
+    "azurefed": "nhiwarden.playbooks.actions.azure_federation",
+    "gcpfed": "nhiwarden.playbooks.actions.gcp_federation",
+    "k8sfed": "nhiwarden.playbooks.actions.k8s_federation",
+    "migrate": "nhiwarden.playbooks.actions.consumer",
+    "usage": "nhiwarden.playbooks.actions.usage",
 }
 
 

@@ -19,6 +19,7 @@ from nhiwarden.providers.aws.credential_report import (
     ReportRow,
 )
 from nhiwarden.providers.aws.privilege import AttachedPolicy, analyse
+from nhiwarden.providers.aws.trust import trusts_from_policy
 
 PROVIDER = "aws"
 SERVICE_LINKED_PATH = "/aws-service-role/"
@@ -225,6 +226,7 @@ def build_role(
         owner=owner_of(tags, owner_tags),
         tags=tags,
         grants=analyse(policies_of(role, "RolePolicyList", details, managed)),
+        trusts=trusts_from_policy(role.get("AssumeRolePolicyDocument") or {}, role_arn=role.get("Arn") or ""),
         attributes={
             "arn": role.get("Arn"),
             "path": path,

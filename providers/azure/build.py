@@ -18,6 +18,7 @@ from nhiwarden.model import Credential, Grant, Identity
 from nhiwarden.providers.azure import privilege
 from nhiwarden.providers.azure.arm import SubscriptionData, UserAssignedIdentity
 from nhiwarden.providers.azure.directory import CREDENTIAL_SIGN_INS, SP_SIGN_INS, DirectoryData
+from nhiwarden.providers.azure.trust import trust_from_credential
 
 PROVIDER = "azure"
 # Tenants that own Microsoft's first-party apps: their service principals are platform-managed.
@@ -156,6 +157,10 @@ def _identity(
     if uai is not None:
         creds += [_federated(uid, f, arm=True) for f in uai.federated]
     identity.credentials = creds
+    if app is not None:
+        identity.trusts += [trust_from_credential(f) for f in directory.federated.get(app["id"], [])]
+    if uai is not None:
+        identity.trusts += [trust_from_credential(f, owner="user-assigned-identity") for f in uai.federated]
     return identity
 
 

@@ -39,6 +39,7 @@ from nhiwarden.providers.vault.policies import (
     grant_for,
     judge_policy,
 )
+from nhiwarden.providers.vault.trust import trust_from_role
 from nhiwarden.redact import redact
 
 PROVIDER = "vault"
@@ -507,6 +508,12 @@ class NamespaceScan:
                 name=role,
                 **self._usage_fields(last),
                 grants=self._grants(policies, via=f"{base}role/{role}"),
+                trusts=(
+                    # The issuer is configured on the mount; the role's bindings are what the audit judges.
+                    [trust_from_role(info, issuer=f"{self.target.prefix}:{base}", source=f"{base}role/{role}")]
+                    if kind in ("jwt", "oidc")
+                    else []
+                ),
                 attributes=_clean(
                     {
                         "mount": base,
