@@ -21,7 +21,7 @@ from nhiwarden.findings import Finding
 from nhiwarden.model import Identity
 from nhiwarden.redact import redact
 
-from .actions import MODULES, Context, StepError
+from .actions import Context, StepError
 from .engine import mismatches
 from .model import Plan, PlanError, state_hash
 from .planner import Builder, Built, PlanRequest, Skip, _identity, _who, select

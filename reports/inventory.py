@@ -28,7 +28,8 @@ def identities_table(report: Report) -> Table:
         name.append(f"\n{i.provider}:{i.scope}", style="dim")
         last = _when(i.last_used_at) if i.usage_known else "unknown"
         creds = "\n".join(
-            f"{c.kind} {c.id}{'' if c.enabled else ' (disabled)'} used {_when(c.last_used_at) if c.usage_known else '?'}"
+            f"{c.kind} {c.id}{'' if c.enabled else ' (disabled)'} used "
+            f"{_when(c.last_used_at) if c.usage_known else '?'}"
             for c in i.credentials
         )
         table.add_row(name, i.kind, i.privilege.value if i.privilege else "-", last, creds or "-")

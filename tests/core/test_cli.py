@@ -7,8 +7,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from nhiwarden.reports.json_report import schema
+
 from tests.conftest import days_ago, example_identity, example_key, run_cli, write_estate
 
 CANARY = "CanarySecretValue-7f3a9b21"
@@ -17,7 +17,9 @@ CANARY = "CanarySecretValue-7f3a9b21"
 @pytest.fixture
 def clean_estate(tmp_path: Path) -> Path:
     key = example_key("svc-ok", "KEY1")
-    return write_estate(tmp_path / "estate.json", [{"id": "acct", "identities": [example_identity("svc-ok", credentials=[key])]}])
+    return write_estate(
+        tmp_path / "estate.json", [{"id": "acct", "identities": [example_identity("svc-ok", credentials=[key])]}]
+    )
 
 
 @pytest.fixture
@@ -120,9 +122,7 @@ def test_report_of_a_non_report_file_exits_2(tmp_path: Path):
 
 
 def test_inventory_lists_identities_without_findings(admin_estate: Path):
-    result = run_cli(
-        "inventory", "--provider", "example", "--example-estate", str(admin_estate), "--format", "json"
-    )
+    result = run_cli("inventory", "--provider", "example", "--example-estate", str(admin_estate), "--format", "json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert [i["name"] for i in data["identities"]] == ["svc-admin"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from nhiwarden.config import load_config, parse_config
 from nhiwarden.errors import ConfigError
 from nhiwarden.findings import Severity

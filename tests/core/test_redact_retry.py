@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from nhiwarden.redact import redact, register_secret
 from nhiwarden.retry import RetryPolicy, parse_retry_after
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import jsonschema
-
 from nhiwarden.reports.json_report import generated_schema, schema
+
 from tests.core.test_scanner import scan
 
 

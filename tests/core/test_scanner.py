@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
-
 from nhiwarden.config import parse_config
 from nhiwarden.errors import ConfigError, ScopeError
 from nhiwarden.model import Credential, Identity, Scope, ScopeResult
 from nhiwarden.providers import CallLog, Provider, ProviderSettings
 from nhiwarden.scanner import ScanRequest, run_scan
+
 from tests.conftest import AS_OF, days_ago
 
 
@@ -44,17 +44,37 @@ class FakeProvider(Provider):
             raise ScopeError("AccessDenied on List", kind="permission")
         uid = f"fake:{scope.id}:user/svc"
         old = Credential(
-            uid=f"{uid}:slot/1", kind="fake-key", id="slot-1", created_at=days_ago(200), last_used_at=days_ago(1),
-            last_used_source="log", static=True, provisional=True,
+            uid=f"{uid}:slot/1",
+            kind="fake-key",
+            id="slot-1",
+            created_at=days_ago(200),
+            last_used_at=days_ago(1),
+            last_used_source="log",
+            static=True,
+            provisional=True,
         )
         fresh = Credential(
-            uid=f"{uid}:slot/2", kind="other-key", id="slot-2", created_at=days_ago(5), last_used_at=days_ago(1),
-            last_used_source="log", static=False, provisional=True,
+            uid=f"{uid}:slot/2",
+            kind="other-key",
+            id="slot-2",
+            created_at=days_ago(5),
+            last_used_at=days_ago(1),
+            last_used_source="log",
+            static=False,
+            provisional=True,
         )
         result.identities.append(
-            Identity(uid=uid, provider="fake", kind="fake-user", scope=scope.id, name="svc",
-                     created_at=days_ago(300), last_used_at=days_ago(1), last_used_source="log",
-                     credentials=[old, fresh])
+            Identity(
+                uid=uid,
+                provider="fake",
+                kind="fake-user",
+                scope=scope.id,
+                name="svc",
+                created_at=days_ago(300),
+                last_used_at=days_ago(1),
+                last_used_source="log",
+                credentials=[old, fresh],
+            )
         )
 
     def resolve(self, scope, result, credentials):
@@ -77,7 +97,10 @@ def scan(config_text: str = "", **settings) -> tuple:
 
     config = parse_config(__import__("yaml").safe_load(config_text) or {})
     request = ScanRequest(
-        providers=["fake"], as_of=AS_OF, config=config, settings={"fake": settings},
+        providers=["fake"],
+        as_of=AS_OF,
+        config=config,
+        settings={"fake": settings},
         provider_classes={"fake": Capturing},
     )
     return run_scan(request), holder["p"]
@@ -114,7 +137,10 @@ def test_scope_filter_excludes_scopes_before_discovery():
 
 
 def test_exception_suppresses_until_it_expires_and_then_says_so():
-    active = "exceptions:\n- rule: rotation-overdue\n  identity: 'fake:a:*'\n  reason: vendor key\n  owner: sec@x\n  expires: 2026-12-31\n"
+    active = (
+        "exceptions:\n- rule: rotation-overdue\n  identity: 'fake:a:*'\n"
+        "  reason: vendor key\n  owner: sec@x\n  expires: 2026-12-31\n"
+    )
     report, _ = scan(active)
     suppressed = [s.finding for s in report.suppressed]
     assert [(f.rule_id, f.identity.scope) for f in suppressed] == [("rotation-overdue", "a")]

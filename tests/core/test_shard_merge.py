@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from nhiwarden.config import Config
 from nhiwarden.errors import UsageError
 from nhiwarden.merge import merge_reports
 from nhiwarden.ratelimit import TokenBucket
 from nhiwarden.scanner import ScanRequest, in_shard, run_scan
+
 from tests.conftest import AS_OF
 from tests.core.test_scanner import FakeProvider
 
@@ -20,8 +20,12 @@ VOLATILE = ("id", "started_at", "finished_at")
 
 def scan(shard=None, fail=()):
     request = ScanRequest(
-        providers=["fake"], as_of=AS_OF, config=Config(), settings={"fake": {"scopes": SCOPES, "fail": list(fail)}},
-        provider_classes={"fake": FakeProvider}, shard=shard,
+        providers=["fake"],
+        as_of=AS_OF,
+        config=Config(),
+        settings={"fake": {"scopes": SCOPES, "fail": list(fail)}},
+        provider_classes={"fake": FakeProvider},
+        shard=shard,
     )
     return run_scan(request)
 

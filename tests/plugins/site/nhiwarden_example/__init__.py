@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import Field
-
 from nhiwarden.errors import ScopeError
 from nhiwarden.model import Identity, Scope, ScopeResult
 from nhiwarden.providers import CallLog, Provider, ProviderSettings
+from pydantic import Field
 
 
 class ExampleSettings(ProviderSettings):
