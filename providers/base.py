@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from nhiwarden.ratelimit import bucket as rate_bucket
 from nhiwarden.errors import ConfigError
 from nhiwarden.model import Credential, Scope, ScopeResult
+from nhiwarden.ratelimit import bucket as rate_bucket
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 
