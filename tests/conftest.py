@@ -28,8 +28,9 @@ def as_of() -> datetime:
     return AS_OF
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 120
-            ) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 120
+) -> subprocess.CompletedProcess[str]:
     """Run ``nhiwarden`` in a subprocess with the example plugin importable."""
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN_SITE), full_env.get("PYTHONPATH")]))
