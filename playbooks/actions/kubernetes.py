@@ -9,11 +9,12 @@ still records use), and deleted only in the separate delete stage, after checkin
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
+
+from nhiwarden.redact import redact
 
 from ..actions import Action, Context, StepError, action, get_action, observer
 from ..kubeapi import KubeError, kube
@@ -173,18 +174,14 @@ def _delete_secret(ctx: Context, ns: str, name: str) -> None:
             raise
 
 
-def _claims(token: str) -> dict[str, Any]:
-    try:
-        payload = token.split(".")[1]
-        data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return data
-    except (IndexError, ValueError):
-        raise StepError("the delivered token is not a JWT") from None
-
-
 @action
 class VerifyToken(Action):
-    """TokenReview of the delivered token: it must authenticate as the service account."""
+    """TokenReview of the delivered token: it must authenticate as the service account.
+
+    Fails closed: when TokenReview is forbidden (the plan's identity lacks ``create tokenreviews``)
+    or not served, or the review does not authenticate the expected user, the step fails; there is
+    no weaker fallback (a JWT's claims say nothing about whether the API server accepts it).
+    """
 
     name = "k8s.verify-token"
 
@@ -192,6 +189,8 @@ class VerifyToken(Action):
         source = params["read_from"]
         fields = get_action(source["action"]).read_back(ctx, ctx.resolve(source["params"]))  # type: ignore[attr-defined]
         token = fields.get("token") or ""
+        if not token:
+            raise StepError("the delivery target holds no token to verify")
         expected = f"system:serviceaccount:{params['namespace']}:{params['service_account']}"
         try:
             review = kube(ctx).request(
@@ -200,20 +199,22 @@ class VerifyToken(Action):
                 {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}},
             )
         except KubeError as exc:
-            if exc.status != 404:
-                raise
-            # The API server does not serve TokenReview: check the token's claims instead (weaker).
-            claims = _claims(token)
-            if claims.get("sub") != expected:
-                raise StepError(f"the delivered token is for {claims.get('sub')}, expected {expected}") from None
-            if float(claims.get("exp", 0)) <= ctx.now.timestamp():
-                raise StepError("the delivered token has expired") from None
-            return {"verified_by": "jwt-claims (TokenReview not served)", "username": expected}
+            if exc.status == 403:
+                raise StepError(
+                    "TokenReview is forbidden (grant create on tokenreviews.authentication.k8s.io), so the new "
+                    f"token cannot be verified: {exc}"
+                ) from None
+            if exc.status in (404, 405):
+                raise StepError(
+                    f"the API server does not serve TokenReview, so the new token cannot be verified: {exc}"
+                ) from None
+            raise
         status = review.get("status") or {}
         user = (status.get("user") or {}).get("username")
-        if not status.get("authenticated") or user != expected:
+        if status.get("authenticated") is not True or user != expected:
+            why = f" ({redact(str(status['error']))})" if status.get("error") else ""
             raise StepError(
-                f"TokenReview: authenticated={status.get('authenticated')}, user={user}, expected {expected}"
+                f"TokenReview: authenticated={bool(status.get('authenticated'))}, user={user}, expected {expected}{why}"
             )
         return {"verified_by": "TokenReview", "username": user}
 

@@ -2,8 +2,10 @@
 
 Call budget per project (n accounts): ceil(n/100) ListServiceAccounts pages, n key listings (REST, for
 the exposure fields the gRPC proto lacks), n service-account getIamPolicy calls, one project
-getIamPolicy, and ceil(activities/1000) Policy Analyzer pages per activity type — never one query per
-account or key. Ancestor (folder/organisation) policies are fetched once per scan and shared.
+getIamPolicy, ceil(activities/1000) Policy Analyzer pages per activity type — never one query per
+account or key — and one workload identity pool listing plus one provider listing per active pool
+(``federation``). Ancestor (folder/organisation) policies and other projects' pools are fetched once
+per scan and shared.
 
 Does I/O through ``GcpApi`` only and makes no verdicts; missing signals are reported on the scope.
 """
@@ -19,6 +21,7 @@ from urllib.parse import quote
 
 from nhiwarden.model import Credential, Grant, Identity, Scope, ScopeResult
 from nhiwarden.providers.base import CallLog
+from nhiwarden.providers.gcp import federation as wif
 from nhiwarden.providers.gcp.api import ApiFailure, GcpApi
 from nhiwarden.providers.gcp.roles import IMPERSONATION_ROLES, classify, default_service_account, is_service_agent
 from nhiwarden.redact import redact
@@ -103,7 +106,9 @@ class ProjectDiscovery:
         ancestors: AncestorPolicies,
         sa_quota: int,
         workers: int,
+        foreign_pools: wif.ForeignPools | None = None,
     ) -> None:
+        self.foreign_pools = foreign_pools or wif.ForeignPools()
         self.api = api
         self.project = scope.id
         self.scope = scope
@@ -130,7 +135,39 @@ class ProjectDiscovery:
         policies = self.policies()
         usage = self.usage()
         details = self.account_details(accounts)
-        self.result.identities = self.build(accounts, details, policies, usage)
+        pools = self.pools(details)
+        self.result.identities = self.build(accounts, details, policies, usage, pools)
+
+    def pools(self, details: dict[str, AccountDetails]) -> dict[str, wif.Pool]:
+        """Every pool a service account's policy names, with its providers (see ``federation``)."""
+        found = wif.list_project(self.api, self.calls, self.project)
+        if found.error is not None:
+            self.result.mark_partial(
+                f"federation: workload identity pools unavailable ({_why(found.error)}); federation trusts unknown"
+            )
+            return {}
+        self.result.attributes["workload_identity_pools"] = len(found.pools)
+        pools = dict(found.pools)
+        numbers = {name.split("/")[1] for name in pools}
+        if self.scope.params.get("number"):
+            numbers.add(str(self.scope.params["number"]))
+        wanted = {
+            name
+            for d in details.values()
+            for m in wif.federated_members(d.policy or [])
+            if (name := wif.pool_of_member(m)) is not None
+        }
+        for name in sorted(wanted - set(pools)):
+            if name.split("/")[1] in numbers or name.split("/")[1] == self.project:
+                continue  # this project's pool that no longer exists: it grants nothing
+            pools[name] = self.foreign_pools.get(self.api, self.calls, name)
+        failed = [(n, p.error) for n, p in pools.items() if p.error is not None and p.error.code != 404]
+        if failed:
+            name, error = failed[0]
+            self.result.mark_partial(
+                f"federation: providers of {len(failed)} workload identity pool(s) unavailable ({name}: {_why(error)})"
+            )
+        return pools
 
     def list_accounts(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -271,6 +308,7 @@ class ProjectDiscovery:
         details: dict[str, AccountDetails],
         policies: list[PolicySource],
         usage: Usage,
+        pools: dict[str, wif.Pool] | None = None,
     ) -> list[Identity]:
         identities: dict[str, Identity] = {}
         key_errors: list[str] = []
@@ -283,6 +321,7 @@ class ProjectDiscovery:
                 gone.append(email)
                 continue
             identity = self._identity(account, d, usage)
+            identity.trusts = wif.trusts_for(pools or {}, wif.federated_members(d.policy or []))
             if d.keys_error is not None:
                 key_errors.append(f"{email}: {_why(d.keys_error)}")
             if d.policy_error is not None:
@@ -465,5 +504,8 @@ def run(
     ancestors: AncestorPolicies,
     sa_quota: int,
     workers: int,
+    foreign_pools: wif.ForeignPools | None = None,
 ) -> None:
-    ProjectDiscovery(api, scope, result, ancestors=ancestors, sa_quota=sa_quota, workers=workers).run()
+    ProjectDiscovery(
+        api, scope, result, ancestors=ancestors, sa_quota=sa_quota, workers=workers, foreign_pools=foreign_pools
+    ).run()

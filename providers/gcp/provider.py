@@ -88,6 +88,16 @@ PERMISSIONS = (
     Permission("iam.serviceAccounts.getIamPolicy", "see who may impersonate each service account"),
     Permission("resourcemanager.projects.getIamPolicy", "find roles granted to service accounts on the project"),
     Permission(
+        "iam.workloadIdentityPools.list",
+        "list workload identity pools (federation trusts of service accounts)",
+        optional=True,
+    ),
+    Permission(
+        "iam.workloadIdentityPoolProviders.list",
+        "read each pool provider's issuer, audiences and attributeCondition (federation-trust-too-broad)",
+        optional=True,
+    ),
+    Permission(
         "policyanalyzer.serviceAccountLastAuthenticationActivities.query",
         "last authentication per service account (unused/dormant verdicts)",
         optional=True,
@@ -123,6 +133,7 @@ class GcpProvider(Provider):
         self.sleep = sleep
         self._api: Any = None
         self._ancestors: Any = None
+        self._foreign_pools: Any = None
         self._lock = threading.Lock()
         self.listing_calls: dict[str, int] = {}
 
@@ -134,6 +145,7 @@ class GcpProvider(Provider):
     def api(self) -> Any:
         from nhiwarden.providers.gcp.api import GcpApi
         from nhiwarden.providers.gcp.discovery import AncestorPolicies
+        from nhiwarden.providers.gcp.federation import ForeignPools
 
         with self._lock:
             if self._api is None:
@@ -145,6 +157,7 @@ class GcpProvider(Provider):
                     sleep=self.sleep,
                 )
                 self._ancestors = AncestorPolicies()
+                self._foreign_pools = ForeignPools()
             return self._api
 
     def scopes(self) -> list[Scope]:
@@ -225,6 +238,7 @@ class GcpProvider(Provider):
             ancestors=self._ancestors,
             sa_quota=self.config.sa_quota,
             workers=self.config.concurrency,
+            foreign_pools=self._foreign_pools,
         )
 
     def doctor(self, scope: Scope) -> list[DoctorCheck]:
@@ -260,6 +274,16 @@ class GcpProvider(Provider):
                 "POST",
                 f"{api.endpoints.resource_manager}/v3/projects/{project}:getIamPolicy",
                 body={"options": {"requestedPolicyVersion": 3}},
+            ),
+        )
+        probe(
+            "iam.workloadIdentityPools.list",
+            lambda: api.rest(
+                None,
+                "ListWorkloadIdentityPools",
+                "GET",
+                f"{api.endpoints.iam}/v1/projects/{project}/locations/global/workloadIdentityPools",
+                params={"pageSize": 1},
             ),
         )
         probe(

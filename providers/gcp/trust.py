@@ -65,7 +65,8 @@ def trust_for_member(provider: dict[str, Any], member: str) -> FederationTrust |
     """The trust one IAM member on a service account grants through ``provider``'s pool, or None.
 
     ``principal://iam.googleapis.com/<pool>/subject/S`` pins the subject S;
-    ``principalSet://iam.googleapis.com/<pool>/attribute.A/V`` pins attribute A to V;
+    ``principalSet://iam.googleapis.com/<pool>/attribute.A/V`` pins attribute A to exactly V (Google
+    matches the value literally: ``attribute.repository/*`` admits only a repository named ``*``);
     ``principalSet://iam.googleapis.com/<pool>/*`` (or ``group/...``) admits every identity the pool's
     providers accept, so only the provider's ``attributeCondition`` narrows it.
     """
@@ -84,4 +85,5 @@ def trust_for_member(provider: dict[str, Any], member: str) -> FederationTrust |
     elif rest.startswith("attribute."):
         attr, _, value = rest[len("attribute.") :].partition("/")
         trust.conditions = {attr: [value]}
+        trust.attributes["exact_conditions"] = True
     return trust

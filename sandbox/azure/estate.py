@@ -3,16 +3,18 @@
 Owns the demo/test estate only; the servers in ``server.py`` serve it. Every date is ``as_of`` minus or
 plus whole days, so findings are exact and reproducible whatever today's date is. Secret values are
 random canaries kept in ``Seeded.canaries``: the fake never serves them and no nhiwarden output may
-contain them.
+contain them. ``add_application`` and ``grant_graph_permission`` change a running tenant (playbook tests).
 """
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from nhiwarden.sandbox.azure.graph_writes import new_secret_value
 from nhiwarden.sandbox.azure.state import (
     JSON,
     MICROSOFT_GRAPH_APP_ID,
@@ -28,6 +30,7 @@ from nhiwarden.sandbox.azure.state import (
 GRAPH_APP_ROLES = {
     "Directory.ReadWrite.All": "19dbc75e-c2e2-444c-a770-ec69d8559fc7",
     "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
+    "Application.ReadWrite.OwnedBy": "18a4783c-866b-4cc7-a460-3d5e5662c884",
     "RoleManagement.ReadWrite.Directory": "9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8",
     "AppRoleAssignment.ReadWrite.All": "06b708a9-e830-4db3-a914-8e69da51d44f",
     "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
@@ -592,3 +595,92 @@ def describe(seeded: Seeded) -> dict[str, Any]:
         "service_principals": len(seeded.tenant.service_principals),
         "subscriptions": [s.subscription_id for s in seeded.tenant.subscriptions],
     }
+
+
+@dataclass
+class NewApp:
+    """An app registration added to a running tenant, with its one client secret (value included)."""
+
+    app_id: str
+    object_id: str
+    sp_id: str
+    key_id: str
+    secret: str
+
+
+def add_application(
+    tenant: FakeTenant,
+    name: str,
+    *,
+    secret_start: datetime,
+    secret_end: datetime | None = None,
+    owners: list[str] | None = None,
+) -> NewApp:
+    """Add an app registration, its service principal and one client secret the token authority accepts.
+
+    For tests that change the tenant (playbooks): ids are random, so each call is a new app; the
+    secret is valid from ``secret_start`` to ``secret_end`` (default: two years later); ``owners`` are
+    service principal object ids (for ``Application.ReadWrite.OwnedBy``).
+    """
+    app_id, object_id, sp_id, key_id = (str(uuid.uuid4()) for _ in range(4))
+    value = new_secret_value()
+    end = secret_end or secret_start + timedelta(days=730)
+    cred: JSON = {
+        "customKeyIdentifier": None,
+        "displayName": "ci",
+        "endDateTime": ts(end),
+        "hint": value[:3],
+        "keyId": key_id,
+        "secretText": None,
+        "startDateTime": ts(secret_start),
+    }
+    owner_objects = [
+        {"@odata.type": "#microsoft.graph.servicePrincipal", "id": o, "displayName": o} for o in owners or []
+    ]
+    app: JSON = {
+        "id": object_id,
+        "appId": app_id,
+        "displayName": name,
+        "createdDateTime": ts(secret_start),
+        "signInAudience": "AzureADMyOrg",
+        "passwordCredentials": [cred],
+        "keyCredentials": [],
+        "owners": owner_objects,
+        "federatedIdentityCredentials": [],
+    }
+    sp: JSON = {
+        "id": sp_id,
+        "appId": app_id,
+        "displayName": name,
+        "appDisplayName": name,
+        "servicePrincipalType": "Application",
+        "accountEnabled": True,
+        "appOwnerOrganizationId": tenant.tenant_id,
+        "alternativeNames": [],
+        "servicePrincipalNames": [app_id],
+        "passwordCredentials": [],
+        "keyCredentials": [],
+    }
+    with tenant.lock:
+        tenant.applications.append(app)
+        tenant.service_principals.append(sp)
+        tenant.clients[app_id] = Client(client_id=app_id, secret="", object_id=sp_id, secrets={key_id: value})
+    return NewApp(app_id, object_id, sp_id, key_id, value)
+
+
+def grant_graph_permission(tenant: FakeTenant, principal_id: str, permission: str) -> None:
+    """Grant a Microsoft Graph application permission (an app role assignment) to a service principal."""
+    with tenant.lock:
+        tenant.app_role_assignments.append(
+            {
+                "id": uuid.uuid4().hex[:27] + "AAAA",
+                "appRoleId": GRAPH_APP_ROLES[permission],
+                "createdDateTime": ts(datetime.now(UTC)),
+                "principalDisplayName": principal_id,
+                "principalId": principal_id,
+                "principalType": "ServicePrincipal",
+                "resourceDisplayName": "Microsoft Graph",
+                "resourceId": guid("sp/Microsoft Graph"),
+                "deletedDateTime": None,
+            }
+        )

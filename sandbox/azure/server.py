@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from nhiwarden.sandbox.azure.state import JSON, FakeTenant, Subscription
+from nhiwarden.sandbox.azure.errors import HttpError, arm_error, graph_error
+from nhiwarden.sandbox.azure.graph_writes import GraphWrites, Reply, parse_time
+from nhiwarden.sandbox.azure.state import JSON, Client, FakeTenant, Subscription
 from nhiwarden.sandbox.azure.tls import Tls
 
 # Fields Graph knows per entity type, for $select validation (unknown names are a 400, as in Graph).
@@ -58,23 +60,8 @@ _GRAPH_FIELDS: dict[str, set[str]] = {
 _TOKEN_LIFETIME = 3599
 
 
-class HttpError(Exception):
-    def __init__(self, status: int, body: JSON, headers: dict[str, str] | None = None) -> None:
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-        super().__init__(status)
-
-
-def _graph_error(status: int, code: str, message: str) -> HttpError:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    rid = str(uuid.uuid4())
-    inner = {"date": now, "request-id": rid, "client-request-id": rid}
-    return HttpError(status, {"error": {"code": code, "message": message, "innerError": inner}})
-
-
-def _arm_error(status: int, code: str, message: str) -> HttpError:
-    return HttpError(status, {"error": {"code": code, "message": message}})
+_graph_error = graph_error
+_arm_error = arm_error
 
 
 @dataclass
@@ -95,6 +82,7 @@ class FakeAzure:
         self._servers: dict[str, ThreadingHTTPServer] = {}
         self._threads: list[threading.Thread] = []
         self.urls: dict[str, str] = {}
+        self.graph_writes = GraphWrites(tenant, lambda: self.graph)
 
     # -- lifecycle -------------------------------------------------------------------------------------
     @property
@@ -234,15 +222,7 @@ class FakeAzure:
                     f"Application with identifier '{form.get('client_id', '')}' was not found in the "
                     f"directory '{self.tenant.tenant_id}'.",
                 )
-            if not secrets.compare_digest(form.get("client_secret", ""), client.secret):
-                raise _oauth_error(
-                    401,
-                    "invalid_client",
-                    7000215,
-                    "Invalid client secret provided. Ensure the secret being sent in the request is the "
-                    f"client secret value, not the client secret ID, for a secret added to app "
-                    f"'{client.client_id}'.",
-                )
+            self._check_client_secret(client, form.get("client_secret", ""))
             scope = form.get("scope", "").split()
             resource = next((s for s in scope if s.endswith("/.default")), None)
             if resource is None:
@@ -262,6 +242,43 @@ class FakeAzure:
             }
         raise _oauth_error(404, "invalid_request", 900561, f"The endpoint '{path}' is not supported.")
 
+    def _check_client_secret(self, client: Client, given: str) -> None:
+        """Accept the seeded secret or a current passwordCredential of the app; Entra's errors otherwise."""
+        key_id = next((k for k, v in client.secrets.items() if secrets.compare_digest(v, given)), None)
+        seeded = bool(client.secret) and secrets.compare_digest(client.secret, given)
+        cred = None
+        if key_id is not None:
+            with self.tenant.lock:
+                app = self.tenant.application_by_app_id(client.client_id) or {}
+                cred = next((p for p in app.get("passwordCredentials", []) if p["keyId"] == key_id), None)
+        if not seeded and cred is None:  # unknown, or removed with removePassword
+            raise _oauth_error(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the "
+                f"client secret value, not the client secret ID, for a secret added to app '{client.client_id}'.",
+            )
+        now = datetime.now(UTC)
+        if cred is not None and cred.get("endDateTime") and parse_time(cred["endDateTime"], "", "") <= now:
+            raise _oauth_error(
+                401,
+                "invalid_client",
+                7000222,
+                f"The provided client secret keys for app '{client.client_id}' are expired. Visit the Azure portal "
+                "to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate "
+                "credentials for added security: https://aka.ms/certCreds.",
+            )
+        with self.tenant.lock:
+            sp = self.tenant.service_principal_by_app_id(client.client_id)
+        if sp is not None and sp.get("accountEnabled") is False:
+            raise _oauth_error(
+                400,
+                "unauthorized_client",
+                7000112,
+                f"Application '{client.client_id}'({sp.get('displayName', '')}) is disabled.",
+            )
+
     # -- Microsoft Graph -------------------------------------------------------------------------------
     def graph_api(self, path: str, query: dict[str, str], client_id: str) -> JSON:
         parts = [p for p in path.split("/") if p]
@@ -273,6 +290,10 @@ class FakeAzure:
         if rest == ["applications"]:
             apps = [self._with_owners(a, query) for a in t.applications]
             return self._graph_page(base, query, apps, "application", expandable={"owners"})
+        if len(rest) == 4 and rest[0] == "applications" and rest[2] == "federatedIdentityCredentials":
+            app = self._find(t.applications, rest[1])
+            fics = app.get("federatedIdentityCredentials", [])
+            return self._find(fics, rest[3])
         if len(rest) == 3 and rest[0] == "applications":
             app = self._find(t.applications, rest[1])
             if rest[2] == "federatedIdentityCredentials":
@@ -566,6 +587,15 @@ def _make_handler(fake: FakeAzure, role: str) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             self._handle("POST")
 
+        def do_PATCH(self) -> None:
+            self._handle("PATCH")
+
+        def do_PUT(self) -> None:
+            self._handle("PUT")
+
+        def do_DELETE(self) -> None:
+            self._handle("DELETE")
+
         def _handle(self, method: str) -> None:
             split = urlsplit(self.path)
             path = split.path
@@ -579,15 +609,20 @@ def _make_handler(fake: FakeAzure, role: str) -> type[BaseHTTPRequestHandler]:
                     headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                     maker = _arm_error if role == "arm" else _graph_error
                     raise HttpError(fault.status, maker(fault.status, fault.code, fault.message).body, headers)
-                body = self._route(method, path, query, raw)
+                answer = self._route(method, path, query, raw)
+                if isinstance(answer, Reply):
+                    status, body = answer.status, answer.body
+                else:
+                    body = answer
             except HttpError as exc:
                 status, body, headers = exc.status, exc.body, exc.headers
             except Exception as exc:  # a fake bug must show as a 500, not hang the client
                 status, body = 500, {"error": {"code": "InternalServerError", "message": type(exc).__name__}}
             fake.tenant.log({"server": role, "method": method, "path": path, "query": query, "status": status})
-            data = json.dumps(body).encode()
+            data = b"" if body is None else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            if body is not None:
+                self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("x-ms-request-id", str(uuid.uuid4()))
             for key, value in headers.items():
@@ -595,17 +630,18 @@ def _make_handler(fake: FakeAzure, role: str) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _route(self, method: str, path: str, query: dict[str, str], raw: bytes) -> JSON:
+        def _route(self, method: str, path: str, query: dict[str, str], raw: bytes) -> JSON | Reply:
             if role == "login":
                 form = {k: v[0] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
                 return fake.login(method, path, query, form)
             auth = self.headers.get("Authorization")
-            if method != "GET":
-                maker: Callable[[int, str, str], HttpError] = _arm_error if role == "arm" else _graph_error
-                raise maker(405, "MethodNotAllowed", "The fake is read-only for this path.")
             if role == "graph":
                 client = fake.check_token(auth, fake.graph, arm=False)
-                return fake.graph_api(path, query, client)
+                if method == "GET":
+                    return fake.graph_api(path, query, client)
+                return fake.graph_writes.handle(method, path, raw, client)
+            if method != "GET":
+                raise _arm_error(405, "MethodNotAllowed", "The fake is read-only for this path.")
             client = fake.check_token(auth, fake.arm, arm=True)
             return fake.arm_api(path, query, client)
 

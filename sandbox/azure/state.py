@@ -48,12 +48,19 @@ class Fault:
 
 @dataclass
 class Client:
-    """An app that may get tokens (client credentials flow) and what it may read in ARM."""
+    """An app that may get tokens (client credentials flow) and what it may read in ARM.
+
+    ``secret`` is a seeded secret the token authority always accepts; ``secrets`` (keyId -> value)
+    are those of the app's ``passwordCredentials`` (seeded or added with ``addPassword``): each is
+    accepted only while that credential exists on the app and is within its start and end dates.
+    ``object_id`` is the client's service principal object id (the token's ``oid``).
+    """
 
     client_id: str
     secret: str
     object_id: str
     arm_readable: set[str] = field(default_factory=set)
+    secrets: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -111,6 +118,12 @@ class FakeTenant:
             for e in entries
             if (server is None or e["server"] == server) and (path is None or re.search(path, e["path"]))
         ]
+
+    def application_by_app_id(self, app_id: str) -> JSON | None:
+        return next((a for a in self.applications if a["appId"].lower() == app_id.lower()), None)
+
+    def service_principal_by_app_id(self, app_id: str) -> JSON | None:
+        return next((s for s in self.service_principals if s["appId"].lower() == app_id.lower()), None)
 
     def subscription(self, subscription_id: str) -> Subscription | None:
         return next((s for s in self.subscriptions if s.subscription_id.lower() == subscription_id.lower()), None)

@@ -25,6 +25,7 @@ def start_demo(workdir: Path) -> Iterator[DemoEstate]:
             canaries=[fake.private_key, *seeded.canaries],
             description=(
                 f"Organisation {ORG_ID} (acme.example): payments-prod (exposed key, stale keys, default compute "
-                "account with Editor, project-wide Token Creator) and data-staging (Policy Analyzer disabled)"
+                "account with Editor, project-wide Token Creator, a GitHub workload identity provider without "
+                "attributeCondition) and data-staging (Policy Analyzer disabled)"
             ),
         )

@@ -14,6 +14,7 @@ STATUS_NAMES = {
     401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
+    409: "ABORTED",
     429: "RESOURCE_EXHAUSTED",
     500: "INTERNAL",
     503: "UNAVAILABLE",
@@ -30,10 +31,11 @@ class ApiError(Exception):
     domain: str = "googleapis.com"
     metadata: dict[str, str] = field(default_factory=dict)
     retry_after: int | None = None
+    status_name: str | None = None  # when the HTTP code is shared (409: ABORTED / ALREADY_EXISTS ...)
 
     @property
     def status(self) -> str:
-        return STATUS_NAMES.get(self.code, "UNKNOWN")
+        return self.status_name or STATUS_NAMES.get(self.code, "UNKNOWN")
 
     def to_json(self) -> dict[str, Any]:
         details: list[dict[str, Any]] = []

@@ -31,6 +31,7 @@ class FakeGcp:
             self.store.signers[self._key_id] = public_pem
         self.rest = RestServer(self.store)
         self.grpc = GrpcServer(self.store)
+        self.grpc.token_uri = f"{self.rest.url}/token"  # created keys authenticate against the REST fake
 
     @property
     def private_key(self) -> str:

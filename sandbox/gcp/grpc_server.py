@@ -1,22 +1,32 @@
 """Fake ``google.iam.admin.v1.IAM`` gRPC service for the real google-cloud-iam client (insecure channel).
 
-Implements ListServiceAccounts (paged), ListServiceAccountKeys (unpaged, no exposure fields — like the
-real proto) and GetIamPolicy on a service account, from the shared ``Store``. Errors are real
+Implements, from the shared ``Store``: ListServiceAccounts (paged), GetServiceAccount,
+Disable/EnableServiceAccount, ListServiceAccountKeys (unpaged, no exposure fields — like the real
+proto), CreateServiceAccountKey (a real RSA key whose credentials file the token endpoint accepts; at
+most 10 user-managed keys per account), Delete/Disable/EnableServiceAccountKey (a disabled or deleted
+key, or a disabled account, no longer obtains tokens), and Get/SetIamPolicy on a service account (etag
+checked, see ``sa_policy``). Errors are real
 ``google.rpc.Status`` values with ErrorInfo / RetryInfo details, so ``google.api_core.exceptions``
 surfaces them exactly as against Google. It never returns private key material or logs a token.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
 from collections.abc import Callable
 from concurrent import futures
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import grpc
-from nhiwarden.sandbox.gcp.errors import ApiError, from_fault, permission_denied, unauthenticated
-from nhiwarden.sandbox.gcp.store import LoggedRequest, Project, Store, paginate
+from nhiwarden.sandbox.gcp import sa_policy
+from nhiwarden.sandbox.gcp.errors import ApiError, from_fault, not_found, permission_denied, unauthenticated
+from nhiwarden.sandbox.gcp.store import Key, LoggedRequest, Project, ServiceAccount, Store, paginate
 
 SERVICE = "google.iam.admin.v1.IAM"
+MAX_USER_MANAGED_KEYS = 10
 _CODES = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
     401: grpc.StatusCode.UNAUTHENTICATED,
@@ -33,13 +43,70 @@ class GrpcServer:
     def __init__(self, store: Store, require_auth: bool = True) -> None:
         from google.cloud.iam_admin_v1 import types as iam
         from google.iam.v1 import iam_policy_pb2, policy_pb2
+        from google.protobuf import empty_pb2
 
         self.store = store
         self.require_auth = require_auth
+        self.token_uri = "https://oauth2.googleapis.com/token"  # FakeGcp points it at the REST fake
         self._iam = iam
         self._policy_pb2 = policy_pb2
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+
+        def unary(rpc: str, fn: Callable[[Any], Any], request: Any, response: Any) -> Any:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap(rpc, fn), request_deserializer=request, response_serializer=response
+            )
+
+        empty = empty_pb2.Empty.SerializeToString
+        writes = {
+            "GetServiceAccount": unary(
+                "GetServiceAccount",
+                self._get_account,
+                iam.GetServiceAccountRequest.deserialize,
+                iam.ServiceAccount.serialize,
+            ),
+            "DisableServiceAccount": unary(
+                "DisableServiceAccount",
+                self._account_state(disabled=True),
+                iam.DisableServiceAccountRequest.deserialize,
+                empty,
+            ),
+            "EnableServiceAccount": unary(
+                "EnableServiceAccount",
+                self._account_state(disabled=False),
+                iam.EnableServiceAccountRequest.deserialize,
+                empty,
+            ),
+            "CreateServiceAccountKey": unary(
+                "CreateServiceAccountKey",
+                self._create_key,
+                iam.CreateServiceAccountKeyRequest.deserialize,
+                iam.ServiceAccountKey.serialize,
+            ),
+            "DeleteServiceAccountKey": unary(
+                "DeleteServiceAccountKey", self._delete_key, iam.DeleteServiceAccountKeyRequest.deserialize, empty
+            ),
+            "DisableServiceAccountKey": unary(
+                "DisableServiceAccountKey",
+                self._key_state(disabled=True),
+                iam.DisableServiceAccountKeyRequest.deserialize,
+                empty,
+            ),
+            "EnableServiceAccountKey": unary(
+                "EnableServiceAccountKey",
+                self._key_state(disabled=False),
+                iam.EnableServiceAccountKeyRequest.deserialize,
+                empty,
+            ),
+            "SetIamPolicy": unary(
+                "SetIamPolicy",
+                self._set_policy,
+                iam_policy_pb2.SetIamPolicyRequest.FromString,
+                policy_pb2.Policy.SerializeToString,
+            ),
+        }
         handlers = {
+            **writes,
             "ListServiceAccounts": grpc.unary_unary_rpc_method_handler(
                 self._wrap("ListServiceAccounts", self._list_accounts),
                 request_deserializer=iam.ListServiceAccountsRequest.deserialize,
@@ -146,27 +213,162 @@ class GrpcServer:
         )
 
     def _account(self, name: str, permission: str) -> tuple[Project, Any]:
+        """``projects/{id|number|-}/serviceAccounts/{email|unique id}`` (``-``: whichever project holds it)."""
         parts = name.split("/")
         if len(parts) < 4 or parts[0] != "projects" or parts[2] != "serviceAccounts":
             raise ApiError(400, f"Invalid resource name: {name}")
-        project = self._project(name, permission)
+        if parts[1] != "-":
+            self._project(name, permission)
+        found = self.store.find_account(parts[1], parts[3])
+        if found is None:
+            raise ApiError(404, f"Service account {'/'.join(parts[:4])} does not exist.")
+        return found
+
+    def _key(self, name: str, permission: str) -> tuple[Project, ServiceAccount, Key]:
+        account_name, sep, key_id = name.partition("/keys/")
+        if not sep or not key_id:
+            raise ApiError(400, f"Invalid resource name: {name}")
+        project, account = self._account(account_name, permission)
         with self.store.lock:
-            account = project.accounts.get(parts[3]) or next(
-                (a for a in project.accounts.values() if a.unique_id == parts[3]), None
-            )
-        if account is None:
-            raise ApiError(404, f"Service account {name} does not exist.")
-        return project, account
+            key = next((k for k in account.keys if k.key_id == key_id), None)
+        if key is None:
+            raise not_found(f"Service account key {name} does not exist.")
+        return project, account, key
 
     def _get_policy(self, request: Any) -> Any:
-        pb = self._policy_pb2
         _project, account = self._account(request.resource, "iam.serviceAccounts.getIamPolicy")
         with self.store.lock:
-            bindings = list(account.policy)
-        policy = pb.Policy(version=1, etag=b"BwYd3m1fQ0k=")
-        for b in bindings:
-            policy.bindings.add(role=b.role, members=list(b.members))
+            return self._policy_pb(sa_policy.policy_json(account))
+
+    def _set_policy(self, request: Any) -> Any:
+        from google.protobuf import json_format
+
+        _project, account = self._account(request.resource, "iam.serviceAccounts.setIamPolicy")
+        policy = json_format.MessageToDict(request.policy)
+        policy.pop("etag", None)
+        if request.policy.etag:
+            policy["etag"] = base64.b64encode(request.policy.etag).decode()
+        return self._policy_pb(sa_policy.set_policy(self.store, account, policy))
+
+    def _policy_pb(self, data: dict[str, Any]) -> Any:
+        pb = self._policy_pb2
+        policy = pb.Policy(version=int(data.get("version", 1)), etag=base64.b64decode(data["etag"]))
+        for b in data.get("bindings") or []:
+            binding = policy.bindings.add(role=b["role"], members=list(b["members"]))
+            if b.get("condition"):
+                binding.condition.expression = b["condition"].get("expression", "")
+                binding.condition.title = b["condition"].get("title", "")
         return policy
+
+    # --- writes --------------------------------------------------------------------------------
+    def _account_pb(self, project: Project, a: ServiceAccount) -> Any:
+        return self._iam.ServiceAccount(
+            name=f"projects/{project.project_id}/serviceAccounts/{a.email}",
+            project_id=project.project_id,
+            unique_id=a.unique_id,
+            email=a.email,
+            display_name=a.display_name,
+            description=a.description,
+            oauth2_client_id=a.unique_id,
+            etag=b"MDEwMjE5MjA=",
+            disabled=a.disabled,
+        )
+
+    def _get_account(self, request: Any) -> Any:
+        project, account = self._account(request.name, "iam.serviceAccounts.get")
+        with self.store.lock:
+            return self._account_pb(project, account)
+
+    def _account_state(self, *, disabled: bool) -> Callable[[Any], Any]:
+        def handler(request: Any) -> Any:
+            from google.protobuf import empty_pb2
+
+            verb = "disable" if disabled else "enable"
+            _project, account = self._account(request.name, f"iam.serviceAccounts.{verb}")
+            with self.store.lock:
+                account.disabled = disabled  # idempotent, like Google
+            return empty_pb2.Empty()
+
+        return handler
+
+    def _create_key(self, request: Any) -> Any:
+        from nhiwarden.sandbox.gcp.fake import rsa_keypair
+
+        iam = self._iam
+        project, account = self._account(request.name, "iam.serviceAccountKeys.create")
+        key_type = request.private_key_type or iam.ServiceAccountPrivateKeyType.TYPE_GOOGLE_CREDENTIALS_FILE
+        if key_type != iam.ServiceAccountPrivateKeyType.TYPE_GOOGLE_CREDENTIALS_FILE:
+            raise ApiError(400, "The fake issues only TYPE_GOOGLE_CREDENTIALS_FILE keys.")
+        algorithm = request.key_algorithm or iam.ServiceAccountKeyAlgorithm.KEY_ALG_RSA_2048
+        if algorithm != iam.ServiceAccountKeyAlgorithm.KEY_ALG_RSA_2048:
+            raise ApiError(400, "The fake issues only KEY_ALG_RSA_2048 keys.")
+        private_pem, public_pem = rsa_keypair()
+        key_id = secrets.token_hex(20)
+        now = datetime.now(UTC).replace(microsecond=0)
+        with self.store.lock:
+            if sum(k.key_type == "USER_MANAGED" for k in account.keys) >= MAX_USER_MANAGED_KEYS:
+                raise ApiError(400, "Precondition check failed.", status_name="FAILED_PRECONDITION")
+            key = Key(key_id=key_id, created=now, private_key_data=private_pem, public_key_pem=public_pem)
+            account.keys.append(key)
+            self.store.canaries.append(private_pem)
+        info = {
+            "type": "service_account",
+            "project_id": project.project_id,
+            "private_key_id": key_id,
+            "private_key": private_pem,
+            "client_email": account.email,
+            "client_id": account.unique_id,
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": self.token_uri,
+            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+            "client_x509_cert_url": f"https://www.googleapis.com/robot/v1/metadata/x509/{account.email}",
+            "universe_domain": "googleapis.com",
+        }
+        return iam.ServiceAccountKey(
+            name=f"projects/{project.project_id}/serviceAccounts/{account.email}/keys/{key_id}",
+            private_key_type=key_type,
+            key_algorithm=algorithm,
+            private_key_data=json.dumps(info, indent=2).encode(),
+            valid_after_time=key.created,
+            valid_before_time=key.expires,
+            key_origin=iam.ServiceAccountKeyOrigin.GOOGLE_PROVIDED,
+            key_type=iam.ListServiceAccountKeysRequest.KeyType.USER_MANAGED,
+        )
+
+    def _delete_key(self, request: Any) -> Any:
+        from google.protobuf import empty_pb2
+
+        _project, account, key = self._key(request.name, "iam.serviceAccountKeys.delete")
+        if key.key_type != "USER_MANAGED":
+            raise ApiError(400, "System-managed keys cannot be deleted.", status_name="FAILED_PRECONDITION")
+        with self.store.lock:
+            account.keys = [k for k in account.keys if k.key_id != key.key_id]
+        return empty_pb2.Empty()
+
+    def _key_state(self, *, disabled: bool) -> Callable[[Any], Any]:
+        def handler(request: Any) -> Any:
+            from google.protobuf import empty_pb2
+
+            verb = "disable" if disabled else "enable"
+            _project, _account, key = self._key(request.name, f"iam.serviceAccountKeys.{verb}")
+            with self.store.lock:
+                if key.key_type != "USER_MANAGED":
+                    raise ApiError(400, f"System-managed keys cannot be {verb}d.", status_name="FAILED_PRECONDITION")
+                if (
+                    not disabled
+                    and key.disable_reason
+                    and key.disable_reason.endswith(("_EXPOSED", "_COMPROMISE_DETECTED"))
+                ):
+                    raise ApiError(
+                        400,
+                        "The key was disabled because it was exposed and cannot be enabled.",
+                        status_name="FAILED_PRECONDITION",
+                    )
+                key.disabled = disabled
+                key.disable_reason = "SERVICE_ACCOUNT_KEY_DISABLE_REASON_USER_INITIATED" if disabled else None
+            return empty_pb2.Empty()
+
+        return handler
 
 
 def _target(request: Any) -> str:
@@ -200,7 +402,7 @@ def _status(err: ApiError) -> Any:
     from google.protobuf import any_pb2, duration_pb2
     from google.rpc import error_details_pb2, status_pb2
 
-    code = _CODES.get(err.code, grpc.StatusCode.UNKNOWN)
+    code = grpc.StatusCode.__members__.get(err.status) or _CODES.get(err.code, grpc.StatusCode.UNKNOWN)
     details = []
     if err.reason:
         info = any_pb2.Any()

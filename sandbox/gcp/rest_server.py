@@ -1,8 +1,10 @@
 """Fake Google REST APIs on one loopback HTTP server, for real google-auth / GAPIC REST clients.
 
 Serves, from the shared ``Store``: the OAuth token endpoint (``POST /token``, verifying the service
-account's signed JWT assertion), IAM v1 key listing with exposure status, Policy Analyzer activity
-queries, and Resource Manager v3 project/folder search and getIamPolicy. Every answer uses Google's
+account's signed JWT assertion against the scanner's key and every enabled key of an enabled account),
+IAM v1 key listing with exposure status, workload identity pools and providers (``wif_api``), a service
+account's getIamPolicy/setIamPolicy (``sa_policy``), Policy Analyzer activity queries, and Resource
+Manager v3 project/folder search and getIamPolicy. Every answer uses Google's
 paths, field names, paging and error envelopes. It never returns private key material and never logs
 an access token.
 """
@@ -18,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from nhiwarden.sandbox.gcp import sa_policy, wif_api
 from nhiwarden.sandbox.gcp.errors import (
     ApiError,
     from_fault,
@@ -75,6 +78,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch("POST")
 
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
     # --- plumbing ------------------------------------------------------------------------------
     def _dispatch(self, method: str) -> None:
         store = self.server_ref.store
@@ -124,12 +130,18 @@ class _Handler(BaseHTTPRequestHandler):
 
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             raise _OAuthError("unsupported_grant_type", "Invalid grant_type.")
+        store = self.server_ref.store
+        assertion = form.get("assertion", "")
         try:
-            with self.server_ref.store.lock:
-                signers = dict(self.server_ref.store.signers)
-            jwt.decode(form.get("assertion", ""), certs=signers, verify=True)  # type: ignore[no-untyped-call]
+            claims = jwt.decode(assertion, certs=store.signer_certs(), verify=True)  # type: ignore[no-untyped-call]
         except (ValueError, exceptions.GoogleAuthError):
+            owner = _key_owner(store, assertion)
+            if owner is not None and owner[0].disabled and not owner[1].disabled:
+                raise _OAuthError("invalid_grant", "Invalid grant: account not found") from None
             raise _OAuthError("invalid_grant", "Invalid JWT Signature.") from None
+        owner = _key_owner(store, assertion)
+        if owner is not None and str(claims.get("iss")) != owner[0].email:
+            raise _OAuthError("invalid_grant", "Invalid JWT: the issuer does not own the signing key.")
         token = "ya29.fake-" + secrets.token_urlsafe(32)
         with self.server_ref.store.lock:
             self.server_ref.store.tokens.add(token)
@@ -146,6 +158,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._search_folders(query)
         if method == "POST" and (m := GET_POLICY.match(path)):
             return self._get_policy(m["kind"], m["id"], body or {})
+        if wif_api.matches(path):
+            return wif_api.route(self.server_ref.store, method, path, query, body)
+        if method == "POST" and sa_policy.matches(path):
+            return sa_policy.route(self.server_ref.store, path, body)
         raise not_found(f"The requested URL {path} was not found on this server.")
 
     # --- IAM v1 --------------------------------------------------------------------------------
@@ -376,6 +392,18 @@ def _matches(item: dict[str, Any], terms: dict[str, str]) -> bool:
         if key == "id" and item.get("projectId") != value:
             return False
     return True
+
+
+def _key_owner(store: Store, assertion: str) -> Any:
+    """(account, key) of the store key that claims to have signed ``assertion`` (its ``kid``), or None."""
+    import base64
+
+    try:
+        head = assertion.split(".", 1)[0]
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, IndexError):
+        return None
+    return store.key_owner(str(header.get("kid") or "")) if isinstance(header, dict) else None
 
 
 def _service_of(path: str) -> str:

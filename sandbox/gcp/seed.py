@@ -11,7 +11,16 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from nhiwarden.sandbox.gcp.store import Binding, Folder, Key, Project, ServiceAccount, Store
+from nhiwarden.sandbox.gcp.store import (
+    Binding,
+    Folder,
+    Key,
+    Project,
+    ServiceAccount,
+    Store,
+    WorkloadIdentityPool,
+    WorkloadIdentityPoolProvider,
+)
 
 ORG_ID = "584732910456"
 PROD_FOLDER = "268401937755"
@@ -149,6 +158,48 @@ def seed_org(now: datetime, store: Store | None = None, *, denied_project: bool 
     _system_keys(ids, compute, now, now - 2 * day)
     broker = _sa(ids, pay, "token-broker", last_authenticated=now - day)
     _system_keys(ids, broker, now, now - day)
+
+    # Workload Identity Federation: a GitHub provider without attributeCondition whose whole pool may act
+    # as gh-actions-deployer (any repository on GitHub), and a pinned one for gh-release.
+    github = "https://token.actions.githubusercontent.com"
+    mapping = {
+        "google.subject": "assertion.sub",
+        "attribute.repository": "assertion.repository",
+        "attribute.ref": "assertion.ref",
+    }
+    broad_pool = pay.add_pool(WorkloadIdentityPool("github-ci", display_name="GitHub CI"))
+    broad_pool.add(
+        WorkloadIdentityPoolProvider(
+            "github-any",
+            display_name="GitHub (any repository)",
+            attribute_mapping=dict(mapping),
+            oidc={"issuerUri": github},
+        )
+    )
+    narrow_pool = pay.add_pool(WorkloadIdentityPool("github-release", display_name="GitHub release"))
+    narrow_pool.add(
+        WorkloadIdentityPoolProvider(
+            "acme-payments",
+            display_name="acme/payments only",
+            attribute_mapping=dict(mapping),
+            attribute_condition="assertion.repository == 'acme/payments' && assertion.ref == 'refs/heads/main'",
+            oidc={"issuerUri": github, "allowedAudiences": ["https://github.com/acme"]},
+        )
+    )
+    deployer = _sa(ids, pay, "gh-actions-deployer", description="GitHub Actions deploys", last_authenticated=now - day)
+    deployer.policy.append(
+        Binding(
+            "roles/iam.workloadIdentityUser",
+            [f"principalSet://iam.googleapis.com/{pay.pool_name('github-ci')}/*"],
+        )
+    )
+    release = _sa(ids, pay, "gh-release", description="Release workflow", last_authenticated=now - day)
+    release.policy.append(
+        Binding(
+            "roles/iam.workloadIdentityUser",
+            [f"principalSet://iam.googleapis.com/{pay.pool_name('github-release')}/attribute.repository/acme/payments"],
+        )
+    )
 
     pay.bindings = [
         Binding("roles/owner", ["user:cto@acme.example"]),

@@ -47,6 +47,7 @@ class Key:
     extended_status: list[str] = field(default_factory=list)  # SERVICE_ACCOUNT_KEY_EXTENDED_STATUS_*
     last_authenticated: datetime | None = None
     private_key_data: str | None = None  # held by the fake only, never listed
+    public_key_pem: str | None = None  # set for keys that sign JWTs the token endpoint must accept
 
 
 @dataclass
@@ -59,6 +60,46 @@ class ServiceAccount:
     keys: list[Key] = field(default_factory=list)
     policy: list[Binding] = field(default_factory=list)  # who may act as / impersonate this account
     last_authenticated: datetime | None = None
+    policy_version: int = 0  # bumped by every setIamPolicy; the etag is derived from it
+
+    @property
+    def etag(self) -> str:
+        """The policy's etag: opaque base64 like Google's, changing with every write."""
+        return base64.b64encode(f"BwY{self.policy_version:08d}".encode()).decode()
+
+
+@dataclass
+class WorkloadIdentityPoolProvider:
+    """``projects.locations.workloadIdentityPools.providers``: an external issuer a pool trusts."""
+
+    provider_id: str
+    display_name: str = ""
+    description: str = ""
+    disabled: bool = False
+    state: str = "ACTIVE"  # ACTIVE | DELETED (soft-deleted for 30 days, then purged)
+    expire_time: datetime | None = None
+    attribute_mapping: dict[str, str] = field(default_factory=dict)
+    attribute_condition: str | None = None
+    oidc: dict[str, Any] | None = None  # issuerUri, allowedAudiences, jwksJson
+    aws: dict[str, Any] | None = None  # accountId
+    saml: dict[str, Any] | None = None  # idpMetadataXml
+
+
+@dataclass
+class WorkloadIdentityPool:
+    """``projects.locations.workloadIdentityPools``; its providers keyed by provider id."""
+
+    pool_id: str
+    display_name: str = ""
+    description: str = ""
+    disabled: bool = False
+    state: str = "ACTIVE"
+    expire_time: datetime | None = None
+    providers: dict[str, WorkloadIdentityPoolProvider] = field(default_factory=dict)
+
+    def add(self, provider: WorkloadIdentityPoolProvider) -> WorkloadIdentityPoolProvider:
+        self.providers[provider.provider_id] = provider
+        return provider
 
 
 @dataclass
@@ -72,10 +113,20 @@ class Project:
     bindings: list[Binding] = field(default_factory=list)
     denied: bool = False  # the scanner may see the project but not its IAM
     policy_analyzer: str = "enabled"  # enabled | disabled | denied
+    pools: dict[str, WorkloadIdentityPool] = field(default_factory=dict)
+    pools_denied: bool = False  # the scanner may read service accounts but not workload identity pools
 
     def add(self, account: ServiceAccount) -> ServiceAccount:
         self.accounts[account.email] = account
         return account
+
+    def add_pool(self, pool: WorkloadIdentityPool) -> WorkloadIdentityPool:
+        self.pools[pool.pool_id] = pool
+        return pool
+
+    def pool_name(self, pool_id: str) -> str:
+        """Google names pools by project number, whichever of id or number the request used."""
+        return f"projects/{self.number}/locations/global/workloadIdentityPools/{pool_id}"
 
 
 @dataclass
@@ -168,12 +219,48 @@ class Store:
         with self.lock:
             return [r for r in self.log if (api is None or r.api == api) and contains in r.path]
 
+    def find_account(self, project_ref: str, account_ref: str) -> tuple[Project, ServiceAccount] | None:
+        """An account by email or unique id; ``project_ref`` may be an id, a number or ``-`` (any project)."""
+        with self.lock:
+            projects = (
+                list(self.projects.values()) if project_ref == "-" else [p for p in [self.project(project_ref)] if p]
+            )
+            for project in projects:
+                account = project.accounts.get(account_ref) or next(
+                    (a for a in project.accounts.values() if a.unique_id == account_ref), None
+                )
+                if account is not None:
+                    return project, account
+        return None
+
+    def signer_certs(self) -> dict[str, str]:
+        """Public keys whose JWTs are accepted: the scanner's, and every enabled key of an enabled account."""
+        with self.lock:
+            certs = dict(self.signers)
+            for project in self.projects.values():
+                for account in project.accounts.values():
+                    if account.disabled:
+                        continue
+                    for key in account.keys:
+                        if key.public_key_pem and not key.disabled:
+                            certs[key.key_id] = key.public_key_pem
+        return certs
+
+    def key_owner(self, key_id: str) -> tuple[ServiceAccount, Key] | None:
+        with self.lock:
+            for project in self.projects.values():
+                for account in project.accounts.values():
+                    for key in account.keys:
+                        if key.key_id == key_id:
+                            return account, key
+        return None
+
     def token_valid(self, token: str) -> bool:
         """An access token we issued, or a self-signed JWT of a known key (GAPIC clients send those)."""
         with self.lock:
             if token in self.tokens:
                 return True
-            signers = dict(self.signers)
+        signers = self.signer_certs()
         if token.count(".") != 2 or not signers:
             return False
         from google.auth import exceptions, jwt

@@ -5,7 +5,11 @@ Owns the REST surface: URL routing for the core, apps, batch and rbac groups; li
 ``Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1``); create, update
 (409 on a stale resourceVersion), patch (json-patch with ``test``, merge and strategic-merge),
 delete (``Status``; the object for Pods and ServiceAccounts); ``?dryRun=All`` on every write; the TokenRequest
-subresource with the real validation; bearer-token authentication; ``Status`` error bodies for
+subresource with the real validation; TokenReview (``authentication.k8s.io/v1``) answered by the same
+authenticator the requests go through: static tokens, TokenRequest tokens (valid until they expire or
+their service account or bound object is deleted or recreated, and only for audiences the API server
+accepts) and legacy Secret tokens (tracked and invalidated as in KEP-2799); bearer-token
+authentication; ``Status`` error bodies for
 400/401/403/404/405/406/409/410/422/429/504; a request log; and fault-injection hooks (deny a verb,
 fail the next N requests with 429 + Retry-After, ...). It must never listen beyond loopback.
 
@@ -38,6 +42,9 @@ from nhiwarden.sandbox.kubernetes.store import BadContinue, ContinueExpired, Obj
 PARTIAL_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 PARTIAL_OBJECT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 _MIN_TOKEN_SECONDS = 600
+API_AUDIENCES = ["https://kubernetes.default.svc.cluster.local"]  # the server's --api-audiences
+AUTHN_GROUP = "authentication.k8s.io"
+_TOKENREVIEWS = f"/apis/{AUTHN_GROUP}/v1/tokenreviews"
 _MAX_TOKEN_SECONDS = 2**32
 _EXPIRED_MESSAGE = (
     "The provided continue parameter is too old to display a consistent list result. You can start a "
@@ -136,6 +143,46 @@ def _invalid(res: Resource, name: str, cause_field: str, message: str) -> ApiErr
 
 
 @dataclass
+class _Issued:
+    """What the fake remembers of a TokenRequest token, to authenticate it later (never the token)."""
+
+    namespace: str
+    name: str
+    sa_uid: str
+    audiences: list[str]
+    expires: datetime
+    jti: str
+    bound: tuple[str, str, str] | None  # (kind, name, uid) of the boundObjectRef
+
+
+@dataclass
+class Authn:
+    """The authenticator's answer for one bearer token: a user, or the reason it was rejected."""
+
+    user: str | None
+    uid: str = ""
+    groups: list[str] | None = None
+    extra: dict[str, list[str]] | None = None
+    audiences: list[str] | None = None
+    error: str = ""
+
+    def user_info(self) -> Obj:
+        if self.user is None:
+            return {}
+        info: Obj = {"username": self.user}
+        if self.uid:
+            info["uid"] = self.uid
+        info["groups"] = list(self.groups or ["system:authenticated"])
+        if self.extra:
+            info["extra"] = self.extra
+        return info
+
+
+def _sa_groups(namespace: str) -> list[str]:
+    return ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]
+
+
+@dataclass
 class _Route:
     res: Resource
     namespace: str | None
@@ -167,6 +214,7 @@ class FakeApiServer:
         self.denied: set[tuple[str, str]] = set()  # (verb, resource plural) forbidden for everyone
         self.allowed_rules: list[Obj] | None = None  # RBAC PolicyRules: when set, only these are allowed
         self.issued_tokens: list[Obj] = []  # TokenRequest responses (status.token included)
+        self._issued: dict[str, _Issued] = {}  # TokenRequest token -> what it was issued for
         self.honour_partial_metadata = True
         self._signing_key = secrets.token_bytes(32)
         self._lock = threading.Lock()
@@ -263,19 +311,70 @@ class FakeApiServer:
     def _authenticate(self, headers: dict[str, str]) -> str:
         auth = headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        user = self.tokens.get(token) if token else None
-        if user is None and token:
-            user = self._legacy_token_user(token)
+        user = self.authenticate_token(token, API_AUDIENCES).user if token else None
         if user is None:
             raise ApiError(401, "Unauthorized", "Unauthorized")
         return user
 
-    def _legacy_token_user(self, token: str) -> str | None:
+    def authenticate_token(self, token: str, audiences: list[str]) -> Authn:
+        """The authenticator chain (static tokens, TokenRequest tokens, legacy Secret tokens) for ``token``.
+
+        ``audiences`` are those the caller accepts (the API server's own for a request; a
+        TokenReview's ``spec.audiences``). A legacy token use is tracked here, as the real
+        authenticator does, whether it comes with a request or a TokenReview.
+        """
+        with self._lock:
+            static = self.tokens.get(token)
+            issued = self._issued.get(token)
+        if static is not None:
+            return Authn(static, groups=["system:authenticated"], audiences=list(audiences))
+        if issued is not None:
+            return self._issued_token_user(issued, audiences)
+        legacy = self._legacy_token_user(token)
+        if legacy is not None:
+            return legacy
+        return Authn(None, error="[invalid bearer token, token lookup failed]")
+
+    def _issued_token_user(self, issued: _Issued, audiences: list[str]) -> Authn:
+        """A TokenRequest token is valid until it expires and while its account and bound object live."""
+        if issued.expires <= self.clock():
+            return Authn(None, error="[invalid bearer token, service account token has expired]")
+        matching = [a for a in issued.audiences if a in audiences]
+        if not matching:
+            return Authn(
+                None,
+                error=f"[invalid bearer token, token audiences {json.dumps(issued.audiences)} is invalid for the "
+                f"target audiences {json.dumps(audiences)}]",
+            )
+        sa = self.store.get(BY_PATH[("", "v1", "serviceaccounts")], issued.namespace, issued.name)
+        if sa is None or sa["metadata"]["uid"] != issued.sa_uid:
+            return Authn(None, error="[invalid bearer token, service account token has been invalidated]")
+        extra: dict[str, list[str]] = {"authentication.kubernetes.io/credential-id": [f"JTI={issued.jti}"]}
+        if issued.bound is not None:
+            kind, name, uid = issued.bound
+            plural = {"Pod": "pods", "Secret": "secrets", "Node": "nodes"}[kind]
+            res = BY_PATH[("", "v1", plural)]
+            bound = self.store.get(res, issued.namespace if res.namespaced else None, name)
+            if bound is None or bound["metadata"]["uid"] != uid:
+                return Authn(None, error="[invalid bearer token, service account token has been invalidated]")
+            if kind in ("Pod", "Node"):
+                extra[f"authentication.kubernetes.io/{kind.lower()}-name"] = [name]
+                extra[f"authentication.kubernetes.io/{kind.lower()}-uid"] = [uid]
+        return Authn(
+            f"system:serviceaccount:{issued.namespace}:{issued.name}",
+            uid=issued.sa_uid,
+            groups=_sa_groups(issued.namespace),
+            extra=extra,
+            audiences=matching,
+        )
+
+    def _legacy_token_user(self, token: str) -> Authn | None:
         """The legacy Secret-token authenticator, with usage tracking and invalidation (KEP-2799).
 
         Valid when a ``kubernetes.io/service-account-token`` Secret holds the token and its account
         exists with the annotated uid. Each use labels the Secret ``legacy-token-last-used=<today>``
         (at most once a day); a Secret labelled ``legacy-token-invalid-since`` is rejected (401).
+        ``None`` when no such Secret holds the token.
         """
         secrets_res = BY_PATH[("", "v1", "secrets")]
         sa_res = BY_PATH[("", "v1", "serviceaccounts")]
@@ -289,15 +388,27 @@ class FakeApiServer:
             ns, sa_name = meta.get("namespace", ""), ann.get("kubernetes.io/service-account.name", "")
             sa = self.store.get(sa_res, ns, sa_name)
             if sa is None or ann.get("kubernetes.io/service-account.uid") not in (None, sa["metadata"]["uid"]):
-                return None
+                return Authn(None, error="[invalid bearer token, service account token has been invalidated]")
             labels = meta.setdefault("labels", {})
             today = self.clock().strftime("%Y-%m-%d")
             if labels.get("kubernetes.io/legacy-token-last-used") != today:
                 labels["kubernetes.io/legacy-token-last-used"] = today
                 self.store.put(secret)
             if "kubernetes.io/legacy-token-invalid-since" in labels:
-                return None
-            return f"system:serviceaccount:{ns}:{sa_name}"
+                return Authn(
+                    None,
+                    error=f"[invalid bearer token, the token in secret {ns}/{meta['name']} for service account "
+                    f"{ns}/{sa_name} has been marked invalid. Use tokens from the TokenRequest API or manually "
+                    "created secret-based tokens, or remove the 'kubernetes.io/legacy-token-invalid-since' label "
+                    "from the secret to re-enable it]",
+                )
+            return Authn(
+                f"system:serviceaccount:{ns}:{sa_name}",
+                uid=sa["metadata"]["uid"],
+                groups=_sa_groups(ns),
+                extra={"authentication.kubernetes.io/credential-id": [f"secret({meta.get('uid', '')})"]},
+                audiences=list(API_AUDIENCES),
+            )
         return None
 
     def _route(self, path: str) -> _Route | None:
@@ -335,6 +446,8 @@ class FakeApiServer:
         if method == "GET" and path in ("/api", "/apis", "/api/v1"):
             record.verb = "get"
             return self._discovery(path), "application/json"
+        if path.rstrip("/") == _TOKENREVIEWS or path.startswith(_TOKENREVIEWS + "/"):
+            return self._token_review(method, path, query, body, record), "application/json"
         route = self._route(path)
         if route is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -415,8 +528,9 @@ class FakeApiServer:
                 return True
         return False
 
-    def _authorize(self, record: RequestRecord) -> None:
-        group = next((r.group for r in BY_PATH.values() if r.plural == record.resource.split("/")[0]), "")
+    def _authorize(self, record: RequestRecord, group: str | None = None) -> None:
+        if group is None:
+            group = next((r.group for r in BY_PATH.values() if r.plural == record.resource.split("/")[0]), "")
         if (record.verb, record.resource) not in self.denied and self._rules_allow(record, group):
             return
         where = f'in the namespace "{record.namespace}"' if record.namespace else "at the cluster scope"
@@ -531,7 +645,7 @@ class FakeApiServer:
                     if r.group == ""
                 ],
             }
-        groups = sorted({(r.group, r.version) for r in BY_PATH.values() if r.group})
+        groups = sorted({(r.group, r.version) for r in (*BY_PATH.values(), _TOKENREVIEW_RES) if r.group})
         return {
             "kind": "APIGroupList",
             "apiVersion": "v1",
@@ -686,6 +800,57 @@ class FakeApiServer:
             },
         }
 
+    # -- TokenReview -------------------------------------------------------------------------
+    def _token_review(self, method: str, path: str, query: dict[str, str], body: bytes, record: RequestRecord) -> Obj:
+        """``POST /apis/authentication.k8s.io/v1/tokenreviews``: create-only, cluster-scoped, never stored.
+
+        Answers 201 with ``status.authenticated: true`` and the user for a token the authenticator
+        accepts; otherwise ``status.error`` and no ``authenticated`` (the field is ``omitempty``).
+        """
+        name = path[len(_TOKENREVIEWS) :].strip("/") or None
+        record.verb = _verb(method, _Route(_TOKENREVIEW_RES, None, name, None))
+        record.resource, record.name = "tokenreviews", name
+        if method != "POST" or name:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        self._check_faults("create", "tokenreviews", False)
+        self._authorize(record, AUTHN_GROUP)
+        dry_run = query.get("dryRun")
+        if dry_run is not None and dry_run != "All":
+            raise ApiError(400, "BadRequest", f"Invalid dry run value: [{dry_run}] (only All is supported)")
+        data = self._json_body(body) if body else None
+        if (
+            not isinstance(data, dict)
+            or data.get("kind", "TokenReview") != "TokenReview"
+            or data.get("apiVersion", f"{AUTHN_GROUP}/v1") != f"{AUTHN_GROUP}/v1"
+        ):
+            raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
+        spec = dict(data.get("spec") or {})
+        token = spec.get("token")
+        if not isinstance(token, str) or not token:
+            raise ApiError(400, "BadRequest", "token is required for TokenReview in authentication")
+        wanted = [str(a) for a in spec.get("audiences") or []] or list(API_AUDIENCES)
+        authn = self.authenticate_token(token, wanted)
+        status: Obj = {"user": authn.user_info()}
+        if authn.user is not None:
+            accepted = [a for a in authn.audiences or [] if a in wanted]
+            if accepted:
+                status = {"authenticated": True, "user": authn.user_info(), "audiences": accepted}
+            else:
+                status = {
+                    "user": {},
+                    "error": f"token audiences {json.dumps(authn.audiences or [])} is invalid for the target "
+                    f"audiences {json.dumps(wanted)}",
+                }
+        elif authn.error:
+            status["error"] = authn.error
+        return {
+            "kind": "TokenReview",
+            "apiVersion": f"{AUTHN_GROUP}/v1",
+            "metadata": {**(data.get("metadata") or {}), "creationTimestamp": None},
+            "spec": spec,
+            "status": status,
+        }
+
     # -- TokenRequest ------------------------------------------------------------------------
     def _token_request(self, route: _Route, data: Any, persist: bool) -> Obj:
         if route.res.plural != "serviceaccounts" or route.name is None:
@@ -769,8 +934,20 @@ class FakeApiServer:
             "status": {"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")},
         }
         if persist:
+            bound_ref = None
+            if ref:
+                info = claims_extra[str(ref.get("kind")).lower()]
+                bound_ref = (str(ref.get("kind")), info["name"], info["uid"])
             with self._lock:
-                self.tokens[token] = str(claims["sub"])
+                self._issued[token] = _Issued(
+                    namespace=str(route.namespace),
+                    name=route.name,
+                    sa_uid=str(sa_meta["uid"]),
+                    audiences=list(audiences),
+                    expires=expires,
+                    jti=str(claims["jti"]),
+                    bound=bound_ref,
+                )
                 self.issued_tokens.append(copy.deepcopy(response))
         return response
 
@@ -782,6 +959,9 @@ class FakeApiServer:
         payload = b64(json.dumps(claims, separators=(",", ":")).encode())
         sig = hmac.new(self._signing_key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
         return f"{header}.{payload}.{b64(sig)}"
+
+
+_TOKENREVIEW_RES = Resource(AUTHN_GROUP, "v1", "tokenreviews", "TokenReview", False)
 
 
 def _verb(method: str, route: _Route) -> str:

@@ -51,7 +51,7 @@ def settings(fake: FakeGcp, key_file: Path) -> dict[str, Any]:
 def _unthrottled() -> Iterator[None]:
     """The scan's request-rate cap (50/s for GCP) would dominate these tests; call counts are the point.
 
-    The 2,000-account test makes 4,025 calls: 80 s at the cap, about 6 s without it.
+    The 2,000-account test makes 4,026 calls: 80 s at the cap, about 6 s without it.
     """
     ratelimit.configure({"gcp": 1_000_000.0})
     yield

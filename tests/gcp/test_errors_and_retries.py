@@ -29,7 +29,7 @@ def test_rest_429_with_retry_after_is_retried_after_the_delay_given(fake: FakeGc
     result = discover(provider(settings, sleeps), PAY)
     assert result.status == "ok"
     assert sleeps == [7.0, 7.0]
-    assert result.api_calls["ListServiceAccountKeys"] == 8 + 2  # each attempt is a counted call
+    assert result.api_calls["ListServiceAccountKeys"] == 10 + 2  # each attempt is a counted call
     assert [r.status for r in fake.store.requests("rest", "/serviceAccounts/legacy-batch@")] == [429, 429, 200]
 
 

@@ -60,7 +60,7 @@ def test_gapic_grpc_iam_client_lists_keys_without_exposure_fields(fake: FakeGcp,
     assert {k.key_type.name for k in keys} == {"USER_MANAGED", "SYSTEM_MANAGED"}
     assert not hasattr(keys[0], "disable_reason")  # the reason the provider lists keys over REST
     accounts = list(client.list_service_accounts(request={"name": "projects/acme-payments-prod", "page_size": 100}))
-    assert len(accounts) == 8  # the pager followed next_page_token across 2-item pages
+    assert len(accounts) == 10  # the pager followed next_page_token across 2-item pages
     with pytest.raises(exceptions.PermissionDenied) as err:
         client.list_service_accounts(request={"name": "projects/acme-sandbox-dev"})
     assert err.value.reason == "IAM_PERMISSION_DENIED"

@@ -69,7 +69,7 @@ def test_policy_analyzer_disabled_makes_the_scope_partial_with_usage_unknown(inv
 def test_fully_readable_project_is_ok(inventory: Inventory) -> None:
     pay = next(s for s in inventory.scopes if s.scope == PAY)
     assert pay.status == "ok" and pay.missing == []
-    assert pay.attributes["service_account_count"] == 8
+    assert pay.attributes["service_account_count"] == 10
     assert pay.attributes["service_account_quota"] == 100
     assert pay.attributes["ancestors"] == ["folders/731904662018", "folders/268401937755", "organizations/584732910456"]
 
@@ -195,9 +195,12 @@ def test_seeded_organisation_gives_exactly_the_expected_findings(findings: list[
         # Policy Analyzer disabled: age-based findings only, no unused verdict
         ("rotation-overdue", sa(STG, "etl-loader"), stg),
         ("static-credential", sa(STG, "etl-loader"), stg),
+        # the whole github-ci pool (provider without attributeCondition) may act as gh-actions-deployer
+        ("federation-trust-too-broad", sa(PAY, "gh-actions-deployer"), None),
     }
-    # disabled key, key of a disabled account, system-managed keys, the service agent, the denied
-    # project and the projects outside the organisation or being deleted give nothing
+    # disabled key, key of a disabled account, system-managed keys, the service agent, gh-release
+    # (pinned by its provider's attributeCondition and its member), the denied project and the
+    # projects outside the organisation or being deleted give nothing
 
 
 def test_exposed_key_finding_is_critical_with_evidence(findings: list[Finding], org: SeededOrg) -> None:

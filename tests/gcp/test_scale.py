@@ -41,6 +41,7 @@ def test_2000_accounts_cost_one_key_and_one_policy_call_each_and_paged_listings(
         "GetProjectIamPolicy": 1,
         "QueryActivity:serviceAccountLastAuthentication": 2,  # 1,500 activities / 1,000 per page
         "QueryActivity:serviceAccountKeyLastAuthentication": 2,  # never one query per account or key
+        "ListWorkloadIdentityPools": 1,  # no pools: no provider listing
     }
     assert len(result.identities) == 2000
     assert sum(len(i.credentials) for i in result.identities) == 2000

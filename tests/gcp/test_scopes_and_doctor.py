@@ -66,6 +66,7 @@ def test_doctor_reports_each_permission_per_project(settings: dict[str, Any]) ->
         "credentials": True,
         "iam.serviceAccounts.list": True,
         "resourcemanager.projects.getIamPolicy": True,
+        "iam.workloadIdentityPools.list": True,
         "policyanalyzer.serviceAccountLastAuthenticationActivities.query": True,
     }
     staging = {c.check: c for c in provider.doctor(Scope(provider="gcp", id="acme-data-staging"))}

@@ -1,8 +1,9 @@
 """GCP user-managed key rotation against the sandbox's fake IAM gRPC service and OAuth token endpoint.
 
-The shared fake serves only the read RPCs a scan needs; this module adds the key-writing RPCs
-(Create/Delete/Disable/EnableServiceAccountKey) to the same gRPC server and store before it starts, so a
-new key really signs JWTs the fake's token endpoint accepts, and a disabled or deleted key no longer does.
+The shipped fake serves the key-writing RPCs (Create/Delete/Disable/EnableServiceAccountKey) and the
+account ones (Get/Disable/EnableServiceAccount) over the same store, so a new key really signs JWTs the
+fake's token endpoint accepts, and a disabled or deleted key no longer does. Writes are asserted from
+the fake's request log.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import os
 import secrets
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from nhiwarden.findings import CredentialRef, Finding, IdentityRef, Severity, fingerprint
 from nhiwarden.model import Credential, Identity
@@ -27,151 +27,23 @@ from nhiwarden.report import Report, ScanInfo
 PROJECT = "acme-payments"
 
 
-@dataclass
-class KeyWriter:
-    """The write half of the IAM key API, on the sandbox store."""
-
-    store: Any
-    token_uri: str = ""
-    public: dict[str, str] = field(default_factory=dict)
-    calls: list[str] = field(default_factory=list)
-
-    def _account(self, name: str) -> Any:
-        parts = name.split("/")
-        account = self.store.projects[parts[1]].accounts.get(parts[3])
-        if account is None:
-            raise KeyError(name)
-        return account
-
-    def create(self, request: Any, context: grpc.ServicerContext) -> Any:
-        from google.cloud.iam_admin_v1 import types
-        from nhiwarden.sandbox.gcp.fake import rsa_keypair
-        from nhiwarden.sandbox.gcp.store import Key
-
-        self.calls.append("CreateServiceAccountKey")
-        account = self._account(request.name)
-        private_pem, public_pem = rsa_keypair()
-        key_id = secrets.token_hex(20)
-        now = datetime.now(UTC)
-        info = {
-            "type": "service_account",
-            "project_id": request.name.split("/")[1],
-            "private_key_id": key_id,
-            "private_key": private_pem,
-            "client_email": account.email,
-            "client_id": account.unique_id,
-            "token_uri": self.token_uri,
-        }
-        with self.store.lock:
-            account.keys.append(Key(key_id=key_id, created=now, private_key_data=private_pem))
-            self.store.signers[key_id] = public_pem
-        self.public[key_id] = public_pem
-        return types.ServiceAccountKey(
-            name=f"{request.name}/keys/{key_id}",
-            private_key_type=request.private_key_type,
-            key_algorithm=request.key_algorithm,
-            private_key_data=json.dumps(info).encode(),
-            valid_after_time=now,
-        )
-
-    def _key(self, name: str) -> tuple[Any, Any]:
-        account = self._account(name.rsplit("/keys/", 1)[0])
-        key_id = name.rsplit("/", 1)[-1]
-        for key in account.keys:
-            if key.key_id == key_id:
-                return account, key
-        raise KeyError(name)
-
-    def delete(self, request: Any, context: grpc.ServicerContext) -> Any:
-        from google.protobuf import empty_pb2
-
-        self.calls.append("DeleteServiceAccountKey")
-        try:
-            account, key = self._key(request.name)
-        except KeyError:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"Service account key {request.name} does not exist.")
-        with self.store.lock:
-            account.keys.remove(key)
-            self.store.signers.pop(key.key_id, None)
-        return empty_pb2.Empty()
-
-    def set_disabled(self, disabled: bool) -> Any:
-        def handler(request: Any, context: grpc.ServicerContext) -> Any:
-            from google.protobuf import empty_pb2
-
-            self.calls.append("DisableServiceAccountKey" if disabled else "EnableServiceAccountKey")
-            _account, key = self._key(request.name)
-            with self.store.lock:
-                key.disabled = disabled
-                if disabled:
-                    self.store.signers.pop(key.key_id, None)
-                elif key.key_id in self.public:
-                    self.store.signers[key.key_id] = self.public[key.key_id]
-            return empty_pb2.Empty()
-
-        return handler
-
-    def get_account(self, request: Any, context: grpc.ServicerContext) -> Any:
-        from google.cloud.iam_admin_v1 import types
-
-        self.calls.append("GetServiceAccount")
-        try:
-            a = self._account(request.name)
-        except KeyError:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"Service account {request.name} does not exist.")
-        return types.ServiceAccount(
-            name=request.name, email=a.email, unique_id=a.unique_id, disabled=a.disabled, project_id=PROJECT
-        )
-
-    def set_account_disabled(self, disabled: bool) -> Any:
-        def handler(request: Any, context: grpc.ServicerContext) -> Any:
-            from google.protobuf import empty_pb2
-
-            self.calls.append("DisableServiceAccount" if disabled else "EnableServiceAccount")
-            self._account(request.name).disabled = disabled
-            return empty_pb2.Empty()
-
-        return handler
-
-    def handlers(self) -> Any:
-        from google.cloud.iam_admin_v1 import types
-        from google.protobuf import empty_pb2
-
-        def unary(fn: Any, req: Any, resp: Any) -> Any:
-            return grpc.unary_unary_rpc_method_handler(fn, request_deserializer=req, response_serializer=resp)
-
-        empty = empty_pb2.Empty.SerializeToString
-        return grpc.method_handlers_generic_handler(
-            "google.iam.admin.v1.IAM",
-            {
-                "CreateServiceAccountKey": unary(
-                    self.create, types.CreateServiceAccountKeyRequest.deserialize, types.ServiceAccountKey.serialize
-                ),
-                "DeleteServiceAccountKey": unary(self.delete, types.DeleteServiceAccountKeyRequest.deserialize, empty),
-                "DisableServiceAccountKey": unary(
-                    self.set_disabled(True), types.DisableServiceAccountKeyRequest.deserialize, empty
-                ),
-                "EnableServiceAccountKey": unary(
-                    self.set_disabled(False), types.EnableServiceAccountKeyRequest.deserialize, empty
-                ),
-                "GetServiceAccount": unary(
-                    self.get_account, types.GetServiceAccountRequest.deserialize, types.ServiceAccount.serialize
-                ),
-                "DisableServiceAccount": unary(
-                    self.set_account_disabled(True), types.DisableServiceAccountRequest.deserialize, empty
-                ),
-                "EnableServiceAccount": unary(
-                    self.set_account_disabled(False), types.EnableServiceAccountRequest.deserialize, empty
-                ),
-            },
-        )
+WRITES = {
+    "CreateServiceAccountKey",
+    "DeleteServiceAccountKey",
+    "DisableServiceAccountKey",
+    "EnableServiceAccountKey",
+    "DisableServiceAccount",
+    "EnableServiceAccount",
+}
 
 
 @dataclass
 class Gcp:
     fake: Any
-    writer: KeyWriter
     credentials: Path
+
+    def writes(self) -> list[str]:
+        return [r.method for r in self.fake.store.log if r.api == "grpc" and r.method in WRITES and r.status == 200]
 
 
 @pytest.fixture(scope="module")
@@ -181,13 +53,9 @@ def gcp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gcp]:
 
     store = Store()
     store.add_project(Project(project_id=PROJECT, number="123456789", parent="organizations/1"))
-    fake = FakeGcp(store)
-    writer = KeyWriter(store)
-    fake.grpc.server.add_generic_rpc_handlers((writer.handlers(),))
-    with fake:
-        writer.token_uri = f"{fake.rest.url}/token"
+    with FakeGcp(store) as fake:
         creds = fake.write_credentials(tmp_path_factory.mktemp("gcp") / "scanner.json")
-        yield Gcp(fake, writer, creds)
+        yield Gcp(fake, creds)
 
 
 @dataclass
@@ -207,10 +75,9 @@ def target(gcp: Gcp) -> Target:
     key_id = secrets.token_hex(20)
     _private, public = rsa_keypair()
     account = ServiceAccount(email=email, unique_id=str(uuid.uuid4().int)[:21])
-    account.keys.append(Key(key_id=key_id, created=datetime.now(UTC) - timedelta(days=200)))
+    account.keys.append(Key(key_id=key_id, created=datetime.now(UTC) - timedelta(days=200), public_key_pem=public))
     with gcp.fake.store.lock:
         gcp.fake.store.projects[PROJECT].add(account)
-    gcp.writer.public[key_id] = public
     uid = f"gcp:{PROJECT}:sa/{email}"
     cred = Credential(uid=f"{uid}:key/{key_id}", kind="gcp-sa-key", id=key_id, static=True)
     identity = Identity(
@@ -260,12 +127,12 @@ def test_gcp_key_rotation_creates_delivers_verifies_then_disables_and_later_dele
 
     path = f"gcp/{target.email}"
     plan = plan_for(target, path)
-    gcp.writer.calls.clear()
+    gcp.fake.store.clear_log()
     now = datetime.now(UTC)
 
     Engine(plan, tmp_path / "j", now=now).apply()
 
-    assert gcp.writer.calls == ["CreateServiceAccountKey", "DisableServiceAccountKey"]
+    assert gcp.writes() == ["CreateServiceAccountKey", "DisableServiceAccountKey"]
     state = keys(gcp, target.email)
     new_id = next(k for k in state if k != target.key_id)
     assert state == {target.key_id: True, new_id: False}

@@ -125,7 +125,7 @@ def test_rotation_delivers_a_bound_token_and_invalidates_the_legacy_one(
         ("POST", "secrets"),  # the Opaque Secret the new token is bound to
         ("POST", "serviceaccounts/token"),  # TokenRequest
         ("POST", "secrets"),  # delivery
-        ("POST", "/apis/authentication.k8s.io/v1/tokenreviews"),  # verification (the fake does not serve it)
+        ("POST", "tokenreviews"),  # verification: TokenReview
         ("PATCH", "secrets"),  # legacy-token-invalid-since on the old token
     ]
     delivered = decoded(secret(cluster, target.ns, "worker-credentials") or {})
@@ -177,6 +177,33 @@ def test_failed_verification_revokes_the_new_token_and_restores_everything(
     old = secret(cluster, target.ns, "worker-token") or {}
     assert "kubernetes.io/legacy-token-invalid-since" not in (old["metadata"].get("labels") or {})
     assert cluster.get("/api/v1/namespaces", token=target.token).status_code == 200
+
+
+def test_verification_fails_closed_when_token_review_is_forbidden(
+    cluster: Cluster, target: Target, tmp_path: Path
+) -> None:
+    plan = plan_for(target)
+    cluster.server.deny("create", "tokenreviews")
+    try:
+        with pytest.raises(StepFailed, match="TokenReview is forbidden"):
+            Engine(plan, tmp_path / "j", sleep=lambda _s: None).apply()
+    finally:
+        cluster.server.denied.clear()
+
+    names = [s["metadata"]["name"] for s in cluster.get(f"/api/v1/namespaces/{target.ns}/secrets").json()["items"]]
+    assert sorted(names) == ["worker-token"]  # the new token's bound Secret is gone: the token is revoked
+    old = secret(cluster, target.ns, "worker-token") or {}
+    assert "kubernetes.io/legacy-token-invalid-since" not in (old["metadata"].get("labels") or {})
+
+
+def test_verification_records_the_token_review_in_the_journal(cluster: Cluster, target: Target, tmp_path: Path) -> None:
+    plan = plan_for(target)
+
+    Engine(plan, tmp_path / "j", sleep=lambda _s: None).apply()
+
+    journal = (tmp_path / "j").read_text()
+    assert '"verified_by":"TokenReview"' in journal and f"system:serviceaccount:{target.ns}:worker" in journal
+    assert "jwt-claims" not in journal
 
 
 def test_a_legacy_token_mounted_by_a_pod_is_not_planned(cluster: Cluster, target: Target) -> None:

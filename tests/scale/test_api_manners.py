@@ -52,7 +52,8 @@ def test_the_rate_cap_holds_at_the_server_under_a_concurrent_burst(tmp_path: Pat
     times = [a.at for a in arrivals]
     for i, start in enumerate(times):
         in_window = sum(1 for t in times[i:] if t < start + 1.0)
-        assert in_window <= RATE + RATE * 1.0 + 2, f"{in_window} requests within 1 s from request {i}"
+        # + 10 %: a thread can take its token, be descheduled, and arrive together with later requests.
+        assert in_window <= (RATE + RATE * 1.0) * 1.1, f"{in_window} requests within 1 s from request {i}"
     span = times[-1] - times[0]
     assert (len(times) - RATE) / span <= RATE * 1.1, f"{len(times)} requests in {span:.2f} s"
 
