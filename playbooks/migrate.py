@@ -39,7 +39,28 @@ TARGETS = {
     "azure-federated-credential": "federated identity credential (issuer, subject, audience) on the Entra app",
     "k8s-projected-token": "projected, expiring service-account tokens in every workload that mounted the Secret",
     "gcp-wif": "workload identity pool + OIDC provider with a mandatory attributeCondition + workloadIdentityUser",
+    "vault-dynamic-secrets": "static cloud/database keys held in Vault KV -> the matching dynamic secrets engine "
+    "(aws, gcp, azure, database) with a role bounded by TTLs, where the server has the engine",
+    "azure-mi": "federated identity credential on a user-assigned managed identity (--to azure-mi:<identity>) "
+    "for an OIDC consumer, with the application's Azure role assignments carried over",
+    "aws-roles-anywhere": "IAM Roles Anywhere trust anchor (CA certificate) + profile + role trusting "
+    "rolesanywhere.amazonaws.com pinned to the consumer's certificate subject (x509: consumers, on premises)",
 }
+_OIDC = frozenset({"github", "gitlab", "k8s"})
+# Which consumer forms each target accepts (None: no --consumer needed, any given one is only named).
+CONSUMER_KINDS: dict[str, frozenset[str] | None] = {
+    "aws-role": _OIDC,
+    "vault-approle": None,
+    "vault-jwt": _OIDC,
+    "azure-federated-credential": _OIDC,
+    "k8s-projected-token": None,
+    "gcp-wif": _OIDC,
+    "vault-dynamic-secrets": None,
+    "azure-mi": _OIDC,
+    "aws-roles-anywhere": frozenset({"x509"}),
+}
+# Identity kinds whose credentials migrate somewhere else than their credential kind suggests.
+DEFAULT_TARGET_BY_IDENTITY = {"vault-kv-secret": "vault-dynamic-secrets"}
 DEFAULT_TARGET = {
     "aws-access-key": "aws-role",
     "vault-token": "vault-approle",
@@ -53,6 +74,11 @@ _GITHUB = re.compile(rf"^github:(?P<owner>{_NAME})/(?P<repo>{_NAME})(?:@(?P<ref>
 _GITLAB = re.compile(rf"^gitlab:(?P<path>{_NAME}(?:/{_NAME})+?)(?:@(?P<ref>[^\s:@]+))?$")
 _K8S = re.compile(r"^k8s:(?P<issuer>.+)/(?P<ns>[a-z0-9]([-a-z0-9]*[a-z0-9])?)/(?P<sa>[a-z0-9]([-.a-z0-9]*[a-z0-9])?)$")
 _AZURE_MI = re.compile(r"^azure-mi:(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{1,127})$")
+# azure-mi:<name>, azure-mi:<resource-group>/<name> or azure-mi:<subscription>/<resource-group>/<name>
+_AZURE_MI_TARGET = re.compile(
+    r"^azure-mi:(?:(?:(?P<sub>[0-9a-fA-F-]{36})/)?(?P<rg>[-\w.()]{1,90})/)?(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{1,127})$"
+)
+_X509 = re.compile(r"^x509:(?P<dn>.+)$")
 
 
 @dataclass(frozen=True)
@@ -69,6 +95,7 @@ class Consumer:
     environment: str | None = None
     namespace: str | None = None
     service_account: str | None = None
+    x509_subject: tuple[tuple[str, str], ...] = ()  # x509: consumers, (attribute, value) in DN order
 
     def audience(self, target: str) -> str:
         return AZURE_AUDIENCE if target.startswith("azure") else AWS_AUDIENCE
@@ -111,10 +138,43 @@ def parse_consumer(spec: str) -> Consumer:
         )
     if m := _AZURE_MI.match(text):
         return Consumer(text, "azure-mi", "", "", False, f"mi-{m['name']}")
+    if m := _X509.match(text):
+        pairs = parse_dn(m["dn"], spec)
+        cn = dict(pairs).get("CN") or pairs[0][1]
+        name = "x509-" + re.sub(r"[^A-Za-z0-9-]", "-", cn).strip("-")
+        return Consumer(text, "x509", "", dn_text(pairs), False, name[:64], x509_subject=pairs)
     raise PlanError(
         f"--consumer {spec!r}: expected github:org/repo[@ref|:environment], gitlab:group/project[@ref], "
-        "k8s:<cluster-issuer>/<namespace>/<serviceaccount> or azure-mi:<name>"
+        "k8s:<cluster-issuer>/<namespace>/<serviceaccount>, azure-mi:<name> or x509:CN=<name>[,O=<org>,...]"
     )
+
+
+# Subject attributes IAM Roles Anywhere maps to session tags (aws:PrincipalTag/x509Subject/<attr>).
+X509_ATTRIBUTES = ("CN", "O", "OU", "C", "ST", "L")
+
+
+def parse_dn(text: str, spec: str) -> tuple[tuple[str, str], ...]:
+    """``CN=host.example,O=Acme`` -> (("CN", "host.example"), ("O", "Acme")); ``\\,`` escapes a comma."""
+    parts = [p.replace("\\,", ",").strip() for p in re.split(r"(?<!\\),", text)]
+    pairs: list[tuple[str, str]] = []
+    for part in parts:
+        key, sep, value = part.partition("=")
+        key = key.strip().upper()
+        if not sep or not value.strip() or key not in X509_ATTRIBUTES or any(k == key for k, _ in pairs):
+            raise PlanError(
+                f"--consumer {spec!r}: expected x509:CN=<name>[,O=<org>,OU=<unit>,C=..,ST=..,L=..] "
+                "(each attribute once, none empty)"
+            )
+        if "*" in value or "?" in value:
+            raise PlanError(f"--consumer {spec!r}: a certificate subject is pinned exactly, no wildcards")
+        pairs.append((key, value.strip()))
+    if "CN" not in dict(pairs):
+        raise PlanError(f"--consumer {spec!r}: the subject must name the host or service (CN=...)")
+    return tuple(pairs)
+
+
+def dn_text(pairs: tuple[tuple[str, str], ...]) -> str:
+    return ",".join(f"{k}={v.replace(',', chr(92) + ',')}" for k, v in pairs)
 
 
 # -- consumer-side snippets -----------------------------------------------------------------------
@@ -195,6 +255,15 @@ class MigrateRequest(PlanRequest):
     auth_mount: str | None = None
     pool: str | None = None
     notes: list[str] = field(default_factory=list)
+    # vault-dynamic-secrets: lease bounds, the engine's mount and its engine-specific settings
+    # (also read from NHIWARDEN_ENGINE_CONFIG, a JSON object, when not given here).
+    lease_ttl: str = "1h"
+    lease_max_ttl: str = "4h"
+    engine_mount: str | None = None
+    engine_config: dict[str, Any] = field(default_factory=dict)
+    # aws-roles-anywhere: the CA certificate (PEM file) that issues the consumer's certificates
+    ca_cert_path: str | None = None
+    session_duration: int = 3600
 
 
 def migrate_request_from(req: PlanRequest, **extra: Any) -> MigrateRequest:
@@ -230,18 +299,63 @@ def _builder(target: str) -> Builder:
         from .builders import migrate_gcp
 
         return migrate_gcp.migrate
+    if target == "vault-dynamic-secrets":
+        from .builders import migrate_vault
+
+        return migrate_vault.migrate_dynamic
+    if target == "azure-mi":
+        from .builders import migrate_azure
+
+        return migrate_azure.migrate_mi
+    if target == "aws-roles-anywhere":
+        from .builders import migrate_aws
+
+        return migrate_aws.migrate_roles_anywhere
     raise Skip(f"migration to {target} is not implemented yet (choose from {', '.join(TARGETS)})")
+
+
+def parse_mi_target(to: str) -> tuple[str | None, str | None, str]:
+    """``azure-mi:[[<subscription>/]<resource-group>/]<name>`` -> (subscription, resource group, name)."""
+    m = _AZURE_MI_TARGET.match(to.strip())
+    if not m:
+        raise PlanError(
+            f"--to {to!r}: expected azure-mi:<identity>, azure-mi:<resource-group>/<identity> or "
+            "azure-mi:<subscription>/<resource-group>/<identity>"
+        )
+    return m["sub"], m["rg"], m["name"]
 
 
 def target_for(req: MigrateRequest, finding: Finding) -> str:
     if req.to:
+        if req.to.startswith("azure-mi:"):
+            parse_mi_target(req.to)
+            return "azure-mi"
+        if req.to == "azure-mi":
+            raise PlanError("--to azure-mi needs the managed identity: --to azure-mi:[<resource-group>/]<identity>")
         if req.to not in TARGETS:
             raise PlanError(f"--to {req.to!r}: choose from {', '.join(TARGETS)}")
         return req.to
+    if finding.identity.kind in DEFAULT_TARGET_BY_IDENTITY:
+        return DEFAULT_TARGET_BY_IDENTITY[finding.identity.kind]
     kind = finding.credential.kind if finding.credential else finding.identity.kind
     if kind not in DEFAULT_TARGET:
         raise Skip(f"no migration target for {kind}: pass --to")
     return DEFAULT_TARGET[kind]
+
+
+def check_consumer(req: MigrateRequest, target: str) -> None:
+    """Refuse a consumer form the target cannot trust (e.g. an x509 subject for an OIDC role)."""
+    allowed = CONSUMER_KINDS.get(target)
+    if allowed is None or not req.consumer:
+        return
+    kind = parse_consumer(req.consumer).kind
+    if kind not in allowed:
+        hint = {
+            "azure-mi": "azure-mi:<name> names a managed identity to federate: pass it as --to azure-mi:<name> "
+            "with the workload as --consumer (github:, gitlab: or k8s:)",
+            "x509": "x509: consumers (on-premises certificates) migrate with --to aws-roles-anywhere",
+        }.get(kind, f"{target} trusts {', '.join(sorted(allowed))} consumers")
+        raise Skip(f"--consumer {req.consumer}: {hint}")
 
 
 def make_migrate_plan(req: MigrateRequest) -> Plan:
@@ -277,7 +391,9 @@ def make_migrate_plan(req: MigrateRequest) -> Plan:
         seen.add(key)
         tag = f"t{len(built) + 1}"
         try:
-            builder = _builder(target_for(req, finding))
+            target = target_for(req, finding)
+            check_consumer(req, target)
+            builder = _builder(target)
             built.append(builder(req, ctx, tag, finding, _identity(req.report, finding.identity.uid)))
         except (Skip, StepError) as exc:
             plan.skipped.append(f"{finding.id} ({finding.identity.uid}): {redact(exc)}")

@@ -35,3 +35,16 @@ class ConsumerConfig(Action):
     def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
         if outputs.get("written") and outputs.get("path"):
             Path(str(outputs["path"])).unlink(missing_ok=True)
+
+
+@action
+class Note(Action):
+    """A plan step that changes nothing and says why (e.g. an engine the server does not have)."""
+
+    name = "migrate.note"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        return {"note": str(params.get("note") or "")}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        return None

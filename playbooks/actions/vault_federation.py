@@ -4,13 +4,17 @@ Ensures an AppRole auth mount and a role whose tokens carry the old token's poli
 ``token_ttl``/``token_max_ttl`` and whose secret-ids expire (``secret_id_ttl``); issues one secret-id
 (held in memory and handed to the delivery step, never persisted), verifies a real login with the
 delivered credentials (the login token's TTL and policies are checked, then the token is revoked),
-and finally revokes the old token by accessor. Every ensure changes only what differs and reports what
+and finally revokes the old token by accessor. Static cloud/database keys held in KV move to the
+matching dynamic secrets engine (``vaultfed.secrets-engine`` checks ``sys/mounts`` and the plugin
+catalog; ``ensure-secrets-mount``/``ensure-engine-path`` configure it; admin passwords come from the
+environment at apply time only). Every ensure changes only what differs and reports what
 it changed, so reapplying changes nothing and a rollback undoes exactly this plan's changes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -380,3 +384,230 @@ class VerifyJwtRole(Action):
 
     def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
         return None
+
+
+# -- static keys in KV -> dynamic secrets engines (aws, gcp, azure, database) ----------------------
+
+_DURATION_KEYS = frozenset(
+    {"lease", "lease_max", "ttl", "max_ttl", "default_ttl", "default_sts_ttl", "max_sts_ttl", "default_lease_ttl"}
+)
+_SET_KEYS = frozenset({"allowed_roles", "role_arns", "policy_arns", "token_scopes"})
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+
+
+def duration_seconds(value: Any) -> Any:
+    """3600, "3600", "3600s", "1h" and Go's "1h0m0s" -> 3600; anything else unchanged."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return int(value)
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    parts = _GO_DURATION.findall(text)
+    if parts and "".join(n + u for n, u in parts) == text:
+        unit = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+        return int(sum(float(n) * unit[u] for n, u in parts))
+    return value
+
+
+def _norm_engine(key: str, value: Any) -> Any:
+    if key in _DURATION_KEYS:
+        return duration_seconds(value)
+    if key in _SET_KEYS:
+        return sorted(value or [])
+    if key == "azure_roles":
+        roles = json.loads(value) if isinstance(value, str) else value or []
+        return sorted((str(r.get("role_name") or r.get("role_id")), str(r.get("scope"))) for r in roles)
+    return value
+
+
+def engine_path_matches(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Every planned field the server returns has the planned value (write-only fields are not compared)."""
+    flat = {**live, **(live.get("connection_details") or {})}
+    return all(_norm_engine(k, flat[k]) == _norm_engine(k, v) for k, v in wanted.items() if k in flat)
+
+
+def read_path(ctx: Context, path: str) -> dict[str, Any] | None:
+    try:
+        resp = vault(ctx).request("GET", path)
+    except VaultError as exc:
+        if exc.status in (404, 405):
+            return None
+        raise
+    data = resp.get("data")
+    return dict(data) if data else None
+
+
+def _catalog(ctx: Context) -> tuple[dict[str, list[str]] | None, str]:
+    try:
+        data = vault(ctx).request("GET", "sys/plugins/catalog").get("data") or {}
+    except VaultError as exc:
+        if exc.status == 403:
+            return None, "the plugin catalog is not readable (sys/plugins/catalog needs read)"
+        raise
+    return {k: list(v) for k, v in data.items() if isinstance(v, list)}, ""
+
+
+@observer("vaultfed.secrets-engine")
+def observe_secrets_engine(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Is the engine mounted at ``mount``, or mountable (in the plugin catalog)? The reason when not."""
+    engine, mount = str(params["engine"]), _mount(params)
+    mounts = vault(ctx).request("GET", "sys/mounts").get("data") or {}
+    entry = mounts.get(f"{mount}/")
+    mounted_type = (entry or {}).get("type")
+    if mounted_type == engine:
+        return {"available": True, "mounted": True, "mount_type": engine, "reason": f"{mount}/ is mounted"}
+    catalog, why = _catalog(ctx)
+    in_use = any(isinstance(v, dict) and v.get("type") == engine for v in mounts.values())
+    available, reason = in_use, why or f"{engine} is not in sys/plugins/catalog/secret"
+    if catalog is not None:
+        if engine in catalog.get("secret", []):
+            available, reason = True, "in the plugin catalog"
+        elif engine == "database" and catalog.get("database"):
+            available, reason = True, "builtin database engine, database plugins in the catalog"
+        if engine == "database" and params.get("plugin") and params["plugin"] not in catalog.get("database", []):
+            available, reason = False, f"database plugin {params['plugin']} is not in the plugin catalog"
+    elif in_use:
+        reason = f"another {engine} mount exists"
+    return {
+        "available": available,
+        "mounted": entry is not None,
+        "mount_type": mounted_type,
+        "reason": reason,
+    }
+
+
+@observer("vaultfed.engine-path")
+def observe_engine_path(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    mount = str(params["path"]).split("/", 1)[0]
+    mounts = vault(ctx).request("GET", "sys/mounts").get("data") or {}
+    if f"{mount}/" not in mounts:
+        return {"exists": False, "matches": False}
+    live = read_path(ctx, params["path"])
+    return {"exists": live is not None, "matches": live is not None and engine_path_matches(live, params["body"])}
+
+
+@observer("vaultfed.kv-secret")
+def observe_kv_secret(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Whether a KV v2 secret has a live current version (metadata only: no value is read)."""
+    try:
+        meta = vault(ctx).request("GET", f"{_mount(params)}/metadata/{params['path']}").get("data") or {}
+    except VaultError as exc:
+        if exc.status == 404:
+            return {"exists": False}
+        raise
+    current = (meta.get("versions") or {}).get(str(meta.get("current_version"))) or {}
+    return {"exists": bool(current) and not current.get("deletion_time") and not current.get("destroyed")}
+
+
+@action
+class EnsureSecretsMount(Action):
+    """Enable the secrets engine with bounded lease TTLs, or reuse a mount of that type."""
+
+    name = "vaultfed.ensure-secrets-mount"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        mount = _mount(params)
+        entry = (vault(ctx).request("GET", "sys/mounts").get("data") or {}).get(f"{mount}/")
+        if entry is not None:
+            if entry.get("type") != params["type"]:
+                raise StepError(f"{mount}/ is a {entry.get('type')} mount, not {params['type']}")
+            return {"created": False}
+        vault(ctx).request(
+            "POST",
+            f"sys/mounts/{mount}",
+            {
+                "type": params["type"],
+                "description": f"nhiwarden plan {ctx.plan.id}",
+                "config": {
+                    "default_lease_ttl": f"{int(params['default_lease_ttl'])}s",
+                    "max_lease_ttl": f"{int(params['max_lease_ttl'])}s",
+                },
+            },
+        )
+        return {"created": True}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if outputs.get("created"):
+            vault(ctx).request("DELETE", f"sys/mounts/{_mount(params)}")
+
+    def recover(self, ctx: Context, params: dict[str, Any], step_id: str) -> dict[str, Any] | None:
+        entry = (vault(ctx).request("GET", "sys/mounts").get("data") or {}).get(f"{_mount(params)}/")
+        if entry and entry.get("description") == f"nhiwarden plan {ctx.plan.id}":
+            return {"created": True}
+        return None
+
+
+@action
+class EnsureEnginePath(Action):
+    """Write an engine's config or role once; an existing one with other settings is never overwritten.
+
+    Fields named in ``secret_env`` (an admin password, root keys) are read from the environment at
+    apply time, registered as secrets and sent to Vault only: never in the plan, the journal or output.
+    """
+
+    name = "vaultfed.ensure-engine-path"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        path, body = str(params["path"]), dict(params["body"])
+        live = read_path(ctx, path)
+        if live is not None:
+            if not engine_path_matches(live, body):
+                raise StepError(f"{path} exists with other settings: not changing it")
+            return {"created": False}
+        for name, env in (params.get("secret_env") or {}).items():
+            value = ctx.env.get(str(env))
+            if not value:
+                raise StepError(f"{path}: set {env} (the {name} is read from the environment, never planned)")
+            register_secret(value)
+            body[name] = value
+        vault(ctx).request("POST", path, body)
+        return {"created": True}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if not outputs.get("created"):
+            return
+        try:
+            vault(ctx).request("DELETE", str(params["path"]))
+        except VaultError as exc:
+            if exc.status not in (404, 405):  # 405: no DELETE (e.g. aws/config/root): removed with the mount
+                raise
+
+
+@action
+class VerifyEngine(Action):
+    """Read the role and the mount's lease bounds back (read-only; no credential is issued)."""
+
+    name = "vaultfed.verify-engine"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        mount = _mount(params)
+        live = read_path(ctx, params["role_path"])
+        if live is None or not engine_path_matches(live, params["body"]):
+            raise StepError(f"{params['role_path']} is missing or differs from the plan")
+        tune = vault(ctx).request("GET", f"sys/mounts/{mount}/tune").get("data") or {}
+        max_lease = int(duration_seconds(tune.get("max_lease_ttl")) or 0)
+        bound = int(params["max_ttl"])
+        role_max = [int(duration_seconds(live[k])) for k in ("max_ttl", "max_sts_ttl") if live.get(k)]
+        if not (0 < max_lease <= bound) and not (role_max and 0 < min(role_max) <= bound):
+            raise StepError(f"leases of {mount}/ are not bounded by {bound} s (mount max_lease_ttl {max_lease} s)")
+        return {"verified": True, "max_lease_ttl": max_lease, "at": _iso(ctx.now)}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        return None
+
+
+@action
+class DestroyKvSecret(Action):
+    """Delete the static key's KV copy with every version (final: run after the verification window)."""
+
+    name = "vaultfed.destroy-kv-secret"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            vault(ctx).request("DELETE", f"{_mount(params)}/metadata/{params['path']}")
+        except VaultError as exc:
+            if exc.status != 404:
+                raise
+        return {"destroyed": f"{_mount(params)}/{params['path']}", "at": _iso(ctx.now)}

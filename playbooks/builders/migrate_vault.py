@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from nhiwarden.findings import Finding
@@ -412,3 +413,377 @@ def migrate_jwt(req: PlanRequest, ctx: Context, t: str, finding: Finding, identi
         _revoke_step(t, cred.uid, accessor, req.verify_days),
     ]
     return Built(target=_target(finding, identity), checks=[token_check, mount_check, role_check], steps=steps)
+
+
+# -- static cloud keys in KV -> a dynamic secrets engine -------------------------------------------
+
+ENGINE_FOR_CLOUD = {"aws": "aws", "gcp": "gcp", "azure": "azure", "database": "database"}
+ENGINE_CONFIG_ENV = "NHIWARDEN_ENGINE_CONFIG"
+DB_PASSWORD_ENV = "NHIWARDEN_DB_PASSWORD"
+_PG_CREATE = (
+    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
+    'GRANT "{{name}}" TO "{{name}}";',
+)
+_MYSQL_CREATE = ("CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}';",)
+DEFAULT_CREATION = {
+    "postgresql-database-plugin": _PG_CREATE,
+    "mysql-database-plugin": _MYSQL_CREATE,
+    "mysql-aurora-database-plugin": _MYSQL_CREATE,
+    "mysql-rds-database-plugin": _MYSQL_CREATE,
+    "mysql-legacy-database-plugin": _MYSQL_CREATE,
+}
+
+
+def _engine_config(req: PlanRequest, ctx: Context) -> dict[str, Any]:
+    from ..migrate import MigrateRequest
+
+    assert isinstance(req, MigrateRequest)
+    if req.engine_config:
+        return dict(req.engine_config)
+    raw = ctx.env.get(ENGINE_CONFIG_ENV)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise PlanError(f"{ENGINE_CONFIG_ENV}: not a JSON object") from None
+    if not isinstance(value, dict):
+        raise PlanError(f"{ENGINE_CONFIG_ENV}: not a JSON object")
+    return value
+
+
+@dataclass
+class EngineWrite:
+    """One configuration write of the engine: path, public body, fields filled from env at apply time."""
+
+    path: str
+    body: dict[str, Any]
+    secret_env: dict[str, str] = field(default_factory=dict)  # body field -> environment variable name
+    deletable: bool = True  # False: the path has no DELETE (e.g. aws/config/root); the mount rollback removes it
+
+    def call(self) -> str:
+        shown = {**self.body, **{k: f"<from ${v} at apply>" for k, v in self.secret_env.items()}}
+        return f"POST {self.path} {json.dumps(shown, sort_keys=True)}"
+
+
+@dataclass
+class EnginePlan:
+    config: list[EngineWrite]
+    role: EngineWrite
+    creds_path: str
+    template: str  # Vault Agent template contents for the consumer
+
+
+def engine_plan(engine: str, mount: str, role: str, cfg: dict[str, Any], ttl: int, max_ttl: int) -> EnginePlan:
+    """The writes that configure ``engine`` at ``mount`` with a role whose credentials live <= ``max_ttl``."""
+    if engine == "aws":
+        conf: dict[str, Any] = {"region": cfg.get("region") or "us-east-1"}
+        for key in ("iam_endpoint", "sts_endpoint", "sts_region"):
+            if cfg.get(key):
+                conf[key] = cfg[key]
+        secret_env = (
+            {"access_key": "AWS_ACCESS_KEY_ID", "secret_key": "AWS_SECRET_ACCESS_KEY"}
+            if cfg.get("root_from_env")
+            else {}
+        )
+        if cfg.get("role_arns"):
+            role_body: dict[str, Any] = {
+                "credential_type": "assumed_role",
+                "role_arns": list(cfg["role_arns"]),
+                "default_sts_ttl": ttl,
+                "max_sts_ttl": max_ttl,
+            }
+        elif cfg.get("policy_arns"):
+            role_body = {"credential_type": "iam_user", "policy_arns": list(cfg["policy_arns"])}
+        else:
+            raise Skip(
+                "the aws engine needs the permissions of the role it issues: set engine_config role_arns "
+                f"(assumed_role, STS credentials) or policy_arns (iam_user) ({ENGINE_CONFIG_ENV})"
+            )
+        creds = f"{mount}/{'sts' if role_body['credential_type'] == 'assumed_role' else 'creds'}/{role}"
+        return EnginePlan(
+            config=[
+                EngineWrite(f"{mount}/config/root", conf, secret_env, deletable=False),
+                EngineWrite(f"{mount}/config/lease", {"lease": f"{ttl}s", "lease_max": f"{max_ttl}s"}, deletable=False),
+            ],
+            role=EngineWrite(f"{mount}/roles/{role}", role_body),
+            creds_path=creds,
+            template=(
+                f'{{{{ with secret "{creds}" }}}}[default]\naws_access_key_id={{{{ .Data.access_key }}}}\n'
+                "aws_secret_access_key={{ .Data.secret_key }}\naws_session_token={{ .Data.security_token }}\n"
+                "{{ end }}"
+            ),
+        )
+    if engine == "gcp":
+        email = cfg.get("service_account_email")
+        if not email:
+            raise Skip(f"the gcp engine needs engine_config service_account_email ({ENGINE_CONFIG_ENV})")
+        return EnginePlan(
+            config=[EngineWrite(f"{mount}/config", {"ttl": ttl, "max_ttl": max_ttl}, deletable=False)],
+            role=EngineWrite(
+                f"{mount}/static-account/{role}",
+                {
+                    "service_account_email": email,
+                    "secret_type": "access_token",
+                    "token_scopes": list(cfg.get("token_scopes") or ["https://www.googleapis.com/auth/cloud-platform"]),
+                },
+            ),
+            creds_path=f"{mount}/static-account/{role}/token",
+            template=f'{{{{ with secret "{mount}/static-account/{role}/token" }}}}{{{{ .Data.token }}}}{{{{ end }}}}',
+        )
+    if engine == "azure":
+        if not (cfg.get("subscription_id") and cfg.get("tenant_id") and cfg.get("azure_roles")):
+            raise Skip(
+                "the azure engine needs engine_config subscription_id, tenant_id and azure_roles "
+                f"([{{role_name, scope}}]) ({ENGINE_CONFIG_ENV})"
+            )
+        return EnginePlan(
+            config=[
+                EngineWrite(
+                    f"{mount}/config",
+                    {"subscription_id": cfg["subscription_id"], "tenant_id": cfg["tenant_id"]},
+                    deletable=True,
+                )
+            ],
+            role=EngineWrite(
+                f"{mount}/roles/{role}",
+                {"azure_roles": json.dumps(cfg["azure_roles"], sort_keys=True), "ttl": ttl, "max_ttl": max_ttl},
+            ),
+            creds_path=f"{mount}/creds/{role}",
+            template=(
+                f'{{{{ with secret "{mount}/creds/{role}" }}}}AZURE_CLIENT_ID={{{{ .Data.client_id }}}}\n'
+                "AZURE_CLIENT_SECRET={{ .Data.client_secret }}\n{{ end }}"
+            ),
+        )
+    # database
+    plugin = str(cfg.get("plugin_name") or "postgresql-database-plugin")
+    url, admin = cfg.get("connection_url"), cfg.get("username")
+    if not url or not admin:
+        raise Skip(
+            "the database engine needs the admin connection: engine_config connection_url (with {{username}} "
+            f"and {{{{password}}}} placeholders) and username, the password in ${DB_PASSWORD_ENV} at apply "
+            f"({ENGINE_CONFIG_ENV})"
+        )
+    statements = cfg.get("creation_statements") or DEFAULT_CREATION.get(plugin)
+    if not statements:
+        raise Skip(f"no default creation statements for {plugin}: set engine_config creation_statements")
+    connection = str(cfg.get("connection_name") or role)
+    conn_body = {
+        "plugin_name": plugin,
+        "connection_url": url,
+        "username": admin,
+        "allowed_roles": [role],
+        "verify_connection": bool(cfg.get("verify_connection", True)),
+    }
+    return EnginePlan(
+        config=[
+            EngineWrite(
+                f"{mount}/config/{connection}",
+                conn_body,
+                {"password": str(cfg.get("password_env") or DB_PASSWORD_ENV)},
+            )
+        ],
+        role=EngineWrite(
+            f"{mount}/roles/{role}",
+            {
+                "db_name": connection,
+                "creation_statements": list(statements),
+                "default_ttl": ttl,
+                "max_ttl": max_ttl,
+            },
+        ),
+        creds_path=f"{mount}/creds/{role}",
+        template=(
+            f'{{{{ with secret "{mount}/creds/{role}" }}}}DB_USERNAME={{{{ .Data.username }}}}\n'
+            "DB_PASSWORD={{ .Data.password }}\n{{ end }}"
+        ),
+    )
+
+
+def migrate_dynamic(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
+    """A static cloud or database key stored in KV -> the matching dynamic secrets engine, or a plan note."""
+    from ..migrate import MigrateRequest
+
+    assert isinstance(req, MigrateRequest)
+    cred = finding.credential
+    if finding.identity.kind != "vault-kv-secret" or cred is None:
+        raise Skip("migration to a dynamic secrets engine starts from a static credential held in Vault KV")
+    attrs = identity.attributes if identity else {}
+    cloud = str(attrs.get("cloud") or "")
+    if not cloud:
+        known = next((c for c in (identity.credentials if identity else []) if c.uid == cred.uid), None)
+        cloud = str((known.attributes if known else {}).get("cloud") or "")
+    engine = ENGINE_FOR_CLOUD.get(cloud)
+    if engine is None:
+        raise Skip(f"no dynamic secrets engine for a {cloud or cred.kind} credential")
+    kv_mount = str(attrs.get("mount") or "").strip("/")
+    kv_path = str(attrs.get("path") or "")
+    if not kv_mount or not kv_path:
+        kv_mount, _, kv_path = finding.identity.name.partition("/")
+    mount = str(req.engine_mount or engine).strip("/")
+    cfg = _engine_config(req, ctx)
+    ttl = seconds(req.lease_ttl, "--lease-ttl")
+    max_ttl = seconds(req.lease_max_ttl, "--lease-max-ttl")
+    if ttl > max_ttl:
+        raise PlanError("--lease-ttl must not exceed --lease-max-ttl")
+    addr = ctx.connection("vault").get("addr", "$VAULT_ADDR")
+    plugin = str(cfg.get("plugin_name") or "postgresql-database-plugin") if engine == "database" else None
+    engine_check = Check(
+        id=f"{t}.engine",
+        observe="vaultfed.secrets-engine",
+        params={"engine": engine, "mount": mount, "plugin": plugin},
+        text="",
+    )
+    ef = observe_into(ctx, engine_check, ["available", "mounted", "mount_type"])
+    group = f"{t}:migrate"
+    if ef["mounted"] and ef["mount_type"] != engine:
+        raise Skip(f"{mount}/ is a {ef['mount_type']} mount: name another mount for the {engine} engine")
+    if not ef["available"]:
+        engine_check.text = f"engine {engine} is neither mounted nor in the plugin catalog of {addr}"
+        note = (
+            f"engine {engine} not available on this server: keep rotating via the rotate playbook "
+            f"(the {cred.kind} in {kv_mount}/{kv_path} stays static; {ef['reason']})"
+        )
+        step = Step(
+            id=f"{t}.engine-unavailable",
+            stage="notify",
+            group=group,
+            action="migrate.note",
+            target=f"{addr}/{kv_mount}/{kv_path}",
+            api_call=f"none: {note}",
+            params={"note": note, "engine": engine, "kv": f"{kv_mount}/{kv_path}"},
+            rollback="none needed (nothing changes)",
+        )
+        return Built(target=_target(finding, identity), checks=[engine_check], steps=[step])
+    engine_check.text = f"{mount}/ " + (
+        f"is a {engine} mount" if ef["mounted"] else f"does not exist; {engine} is in the plugin catalog"
+    )
+    role = req.role_name or re.sub(r"[^a-z0-9-]", "-", f"{kv_path.rsplit('/', 1)[-1]}".lower()).strip("-")[:64]
+    plan = engine_plan(engine, mount, role, cfg, ttl, max_ttl)
+    checks = [engine_check]
+    for i, write in enumerate([*plan.config, plan.role]):
+        check = Check(
+            id=f"{t}.engine-path-{i}",
+            observe="vaultfed.engine-path",
+            params={"path": write.path, "body": write.body},
+            text="",
+        )
+        pf = observe_into(ctx, check, ["exists", "matches"])
+        if pf["exists"] and not pf["matches"]:
+            raise Skip(f"{write.path} exists with other settings: not changing it (pass --role-name or another mount)")
+        check.text = f"{write.path} " + ("has the planned settings" if pf["exists"] else "is not configured")
+        checks.append(check)
+    kv_check = Check(
+        id=f"{t}.kv",
+        observe="vaultfed.kv-secret",
+        params={"mount": kv_mount, "path": kv_path},
+        expect={"exists": True},
+        invariant=True,
+        until=f"{t}.destroy-kv",
+        text=f"the static credential is stored at {kv_mount}/{kv_path}",
+    )
+    checks.append(kv_check)
+    agent = {
+        "vault": {"address": addr},
+        "template": [{"contents": plan.template, "destination": f"/run/secrets/{role}"}],
+    }
+    snippet = json.dumps(agent, indent=2) + "\n"
+    steps = [
+        Step(
+            id=f"{t}.engine-mount",
+            stage="create",
+            group=group,
+            action="vaultfed.ensure-secrets-mount",
+            target=f"{addr}/{mount}",
+            api_call="none: the mount exists"
+            if ef["mounted"]
+            else f"POST sys/mounts/{mount} {{type: {engine}, config: {{default_lease_ttl: {ttl}, "
+            f"max_lease_ttl: {max_ttl}}}}}",
+            params={"mount": mount, "type": engine, "default_lease_ttl": ttl, "max_lease_ttl": max_ttl},
+            rollback=f"DELETE sys/mounts/{mount} if this plan enabled it (revokes its leases)",
+        )
+    ]
+    for i, write in enumerate(plan.config):
+        steps.append(
+            Step(
+                id=f"{t}.engine-config-{i}",
+                stage="create",
+                group=group,
+                action="vaultfed.ensure-engine-path",
+                target=f"{addr}/{write.path}",
+                api_call=write.call(),
+                params={"path": write.path, "body": write.body, "secret_env": write.secret_env},
+                rollback=(
+                    f"DELETE {write.path} if this plan wrote it"
+                    if write.deletable
+                    else f"removed with the mount when this plan enabled it ({write.path} has no DELETE)"
+                ),
+            )
+        )
+    steps += [
+        Step(
+            id=f"{t}.engine-role",
+            stage="create",
+            group=group,
+            action="vaultfed.ensure-engine-path",
+            target=f"{addr}/{plan.role.path}",
+            api_call=plan.role.call(),
+            params={"path": plan.role.path, "body": plan.role.body, "secret_env": {}},
+            rollback=f"DELETE {plan.role.path} if this plan created it",
+        ),
+        Step(
+            id=f"{t}.verify",
+            stage="verify",
+            group=group,
+            action="vaultfed.verify-engine",
+            target=f"{addr}/{plan.role.path}",
+            api_call=(
+                f"GET sys/mounts/{mount}/tune and {plan.role.path}: the planned role, leases bounded by "
+                f"{max_ttl} s (no credential is issued)"
+            ),
+            params={"mount": mount, "role_path": plan.role.path, "body": plan.role.body, "max_ttl": max_ttl},
+            rollback="none needed (read-only)",
+        ),
+        Step(
+            id=f"{t}.consumer",
+            stage="deliver",
+            group=group,
+            action="migrate.consumer-config",
+            target=req.consumer or f"{kv_mount}/{kv_path}",
+            api_call=f"write the Vault Agent template reading {plan.creds_path} (printed with the plan)",
+            params={
+                "target": "vault-dynamic-secrets",
+                "consumer": req.consumer,
+                "role_arn": plan.creds_path,
+                "format": "json",
+                "snippet": snippet,
+                "path": req.snippet_path,
+            },
+            rollback="remove the snippet file if this step wrote it",
+        ),
+        Step(
+            id=f"{t}.destroy-kv",
+            stage="delete",
+            group=f"{t}:delete",
+            manual=True,
+            action="vaultfed.destroy-kv-secret",
+            target=cred.uid,
+            api_call=(
+                f"DELETE {kv_mount}/metadata/{kv_path} (every version; final). The {cred.kind} itself is "
+                "disabled and deleted on its own provider (rotate/offboard playbook)"
+            ),
+            params={"mount": kv_mount, "path": kv_path},
+            rollback=None,
+            not_before={"after": f"{t}.verify", "days": req.verify_days},
+            requires=[
+                Check(
+                    id=f"{t}.old-secret-unused",
+                    observe="usage.unused-in-report",
+                    params={"credential_uid": cred.uid, "since": f"${{{t}.verify.at}}"},
+                    expect={"fresh": True, "usage_known": True, "used_after": False},
+                    text=f"a scan made after the migration shows {kv_mount}/{kv_path} unused since",
+                )
+            ],
+        ),
+    ]
+    return Built(target=_target(finding, identity), checks=checks, steps=steps)

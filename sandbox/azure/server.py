@@ -3,8 +3,11 @@
 Three servers on three loopback ports share one ``FakeTenant``, so each is its own "host" as in Azure:
 tokens carry the audience of the API they were issued for and each API checks it. Paging is tiny
 (``page_size``, default 2) so every list pages through ``@odata.nextLink`` / ``nextLink``; errors use the
-real envelopes; injected ``Fault``s give 429 + Retry-After, 403, 503. Every request is logged (path,
-query, status) without bodies or headers, so no secret reaches the log. Never listens beyond 127.0.0.1.
+real envelopes; injected ``Fault``s give 429 + Retry-After, 403, 503. Graph also serves the writes of
+``graph_writes`` (client secrets, federated credentials, ``accountEnabled``); the token authority accepts an
+app's current secrets and refuses expired ones (AADSTS7000222) and disabled service principals
+(AADSTS7000112); ARM is read-only. Every request is logged (method, path, query, status) without bodies
+or headers, so no secret reaches the log. Never listens beyond 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -602,7 +605,8 @@ def _make_handler(fake: FakeAzure, role: str) -> type[BaseHTTPRequestHandler]:
             query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            status, body, headers = 200, {}, {}
+            status, headers = 200, {}
+            body: JSON | None = {}
             try:
                 fault = fake.tenant.take_fault(method, path)
                 if fault is not None:

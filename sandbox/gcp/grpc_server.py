@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 from collections.abc import Callable
 from concurrent import futures
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import grpc
-from nhiwarden.sandbox.gcp import sa_policy
-from nhiwarden.sandbox.gcp.errors import ApiError, from_fault, not_found, permission_denied, unauthenticated
-from nhiwarden.sandbox.gcp.store import Key, LoggedRequest, Project, ServiceAccount, Store, paginate
+from nhiwarden.sandbox.gcp import iam_writes, sa_policy
+from nhiwarden.sandbox.gcp.errors import ApiError, from_fault, permission_denied, unauthenticated
+from nhiwarden.sandbox.gcp.store import LoggedRequest, Project, ServiceAccount, Store, paginate
 
 SERVICE = "google.iam.admin.v1.IAM"
-MAX_USER_MANAGED_KEYS = 10
 _CODES = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
     401: grpc.StatusCode.UNAUTHENTICATED,
@@ -214,26 +211,8 @@ class GrpcServer:
 
     def _account(self, name: str, permission: str) -> tuple[Project, Any]:
         """``projects/{id|number|-}/serviceAccounts/{email|unique id}`` (``-``: whichever project holds it)."""
-        parts = name.split("/")
-        if len(parts) < 4 or parts[0] != "projects" or parts[2] != "serviceAccounts":
-            raise ApiError(400, f"Invalid resource name: {name}")
-        if parts[1] != "-":
-            self._project(name, permission)
-        found = self.store.find_account(parts[1], parts[3])
-        if found is None:
-            raise ApiError(404, f"Service account {'/'.join(parts[:4])} does not exist.")
-        return found
-
-    def _key(self, name: str, permission: str) -> tuple[Project, ServiceAccount, Key]:
-        account_name, sep, key_id = name.partition("/keys/")
-        if not sep or not key_id:
-            raise ApiError(400, f"Invalid resource name: {name}")
-        project, account = self._account(account_name, permission)
-        with self.store.lock:
-            key = next((k for k in account.keys if k.key_id == key_id), None)
-        if key is None:
-            raise not_found(f"Service account key {name} does not exist.")
-        return project, account, key
+        project_ref, account_ref = iam_writes.split_account_name(name)
+        return iam_writes.account(self.store, project_ref, account_ref, permission)
 
     def _get_policy(self, request: Any) -> Any:
         _project, account = self._account(request.resource, "iam.serviceAccounts.getIamPolicy")
@@ -283,49 +262,24 @@ class GrpcServer:
         def handler(request: Any) -> Any:
             from google.protobuf import empty_pb2
 
-            verb = "disable" if disabled else "enable"
-            _project, account = self._account(request.name, f"iam.serviceAccounts.{verb}")
-            with self.store.lock:
-                account.disabled = disabled  # idempotent, like Google
+            iam_writes.set_account_disabled(self.store, *iam_writes.split_account_name(request.name), disabled=disabled)
             return empty_pb2.Empty()
 
         return handler
 
     def _create_key(self, request: Any) -> Any:
-        from nhiwarden.sandbox.gcp.fake import rsa_keypair
-
         iam = self._iam
-        project, account = self._account(request.name, "iam.serviceAccountKeys.create")
         key_type = request.private_key_type or iam.ServiceAccountPrivateKeyType.TYPE_GOOGLE_CREDENTIALS_FILE
         if key_type != iam.ServiceAccountPrivateKeyType.TYPE_GOOGLE_CREDENTIALS_FILE:
             raise ApiError(400, "The fake issues only TYPE_GOOGLE_CREDENTIALS_FILE keys.")
         algorithm = request.key_algorithm or iam.ServiceAccountKeyAlgorithm.KEY_ALG_RSA_2048
         if algorithm != iam.ServiceAccountKeyAlgorithm.KEY_ALG_RSA_2048:
             raise ApiError(400, "The fake issues only KEY_ALG_RSA_2048 keys.")
-        private_pem, public_pem = rsa_keypair()
-        key_id = secrets.token_hex(20)
-        now = datetime.now(UTC).replace(microsecond=0)
-        with self.store.lock:
-            if sum(k.key_type == "USER_MANAGED" for k in account.keys) >= MAX_USER_MANAGED_KEYS:
-                raise ApiError(400, "Precondition check failed.", status_name="FAILED_PRECONDITION")
-            key = Key(key_id=key_id, created=now, private_key_data=private_pem, public_key_pem=public_pem)
-            account.keys.append(key)
-            self.store.canaries.append(private_pem)
-        info = {
-            "type": "service_account",
-            "project_id": project.project_id,
-            "private_key_id": key_id,
-            "private_key": private_pem,
-            "client_email": account.email,
-            "client_id": account.unique_id,
-            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-            "token_uri": self.token_uri,
-            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
-            "client_x509_cert_url": f"https://www.googleapis.com/robot/v1/metadata/x509/{account.email}",
-            "universe_domain": "googleapis.com",
-        }
+        project, account, key, info = iam_writes.create_key(
+            self.store, *iam_writes.split_account_name(request.name), self.token_uri
+        )
         return iam.ServiceAccountKey(
-            name=f"projects/{project.project_id}/serviceAccounts/{account.email}/keys/{key_id}",
+            name=f"projects/{project.project_id}/serviceAccounts/{account.email}/keys/{key.key_id}",
             private_key_type=key_type,
             key_algorithm=algorithm,
             private_key_data=json.dumps(info, indent=2).encode(),
@@ -338,34 +292,14 @@ class GrpcServer:
     def _delete_key(self, request: Any) -> Any:
         from google.protobuf import empty_pb2
 
-        _project, account, key = self._key(request.name, "iam.serviceAccountKeys.delete")
-        if key.key_type != "USER_MANAGED":
-            raise ApiError(400, "System-managed keys cannot be deleted.", status_name="FAILED_PRECONDITION")
-        with self.store.lock:
-            account.keys = [k for k in account.keys if k.key_id != key.key_id]
+        iam_writes.delete_key(self.store, *iam_writes.split_key_name(request.name))
         return empty_pb2.Empty()
 
     def _key_state(self, *, disabled: bool) -> Callable[[Any], Any]:
         def handler(request: Any) -> Any:
             from google.protobuf import empty_pb2
 
-            verb = "disable" if disabled else "enable"
-            _project, _account, key = self._key(request.name, f"iam.serviceAccountKeys.{verb}")
-            with self.store.lock:
-                if key.key_type != "USER_MANAGED":
-                    raise ApiError(400, f"System-managed keys cannot be {verb}d.", status_name="FAILED_PRECONDITION")
-                if (
-                    not disabled
-                    and key.disable_reason
-                    and key.disable_reason.endswith(("_EXPOSED", "_COMPROMISE_DETECTED"))
-                ):
-                    raise ApiError(
-                        400,
-                        "The key was disabled because it was exposed and cannot be enabled.",
-                        status_name="FAILED_PRECONDITION",
-                    )
-                key.disabled = disabled
-                key.disable_reason = "SERVICE_ACCOUNT_KEY_DISABLE_REASON_USER_INITIATED" if disabled else None
+            iam_writes.set_key_disabled(self.store, *iam_writes.split_key_name(request.name), disabled=disabled)
             return empty_pb2.Empty()
 
         return handler

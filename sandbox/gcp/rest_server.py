@@ -2,11 +2,11 @@
 
 Serves, from the shared ``Store``: the OAuth token endpoint (``POST /token``, verifying the service
 account's signed JWT assertion against the scanner's key and every enabled key of an enabled account),
-IAM v1 key listing with exposure status, workload identity pools and providers (``wif_api``), a service
-account's getIamPolicy/setIamPolicy (``sa_policy``), Policy Analyzer activity queries, and Resource
-Manager v3 project/folder search and getIamPolicy. Every answer uses Google's
-paths, field names, paging and error envelopes. It never returns private key material and never logs
-an access token.
+IAM v1 key listing with exposure status, account and key writes (``iam_rest``), workload identity
+pools and providers (``wif_api``), a service account's getIamPolicy/setIamPolicy (``sa_policy``),
+Policy Analyzer activity queries, and Resource Manager v3 project/folder search and getIamPolicy.
+Every answer uses Google's paths, field names, paging and error envelopes. It never returns private
+key material (except a created key's one copy) and never logs an access token.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from nhiwarden.sandbox.gcp import sa_policy, wif_api
+from nhiwarden.sandbox.gcp import iam_rest, sa_policy, wif_api
 from nhiwarden.sandbox.gcp.errors import (
     ApiError,
     from_fault,
@@ -162,6 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
             return wif_api.route(self.server_ref.store, method, path, query, body)
         if method == "POST" and sa_policy.matches(path):
             return sa_policy.route(self.server_ref.store, path, body)
+        if iam_rest.handles(method, path):
+            return iam_rest.route(self.server_ref.store, method, path, query, body, f"{self.server_ref.url}/token")
         raise not_found(f"The requested URL {path} was not found on this server.")
 
     # --- IAM v1 --------------------------------------------------------------------------------

@@ -446,6 +446,10 @@ class FakeApiServer:
         if method == "GET" and path in ("/api", "/apis", "/api/v1"):
             record.verb = "get"
             return self._discovery(path), "application/json"
+        group_version = _group_version(path)
+        if method == "GET" and group_version is not None:
+            record.verb = "get"
+            return _group_resources(*group_version), "application/json"
         if path.rstrip("/") == _TOKENREVIEWS or path.startswith(_TOKENREVIEWS + "/"):
             return self._token_review(method, path, query, body, record), "application/json"
         route = self._route(path)
@@ -534,10 +538,14 @@ class FakeApiServer:
         if (record.verb, record.resource) not in self.denied and self._rules_allow(record, group):
             return
         where = f'in the namespace "{record.namespace}"' if record.namespace else "at the cluster scope"
+        plural = record.resource.split("/")[0]
+        what = f"{plural}.{group}" if group else plural
+        if record.name:
+            what += f' "{record.name}"'
         raise ApiError(
             403,
             "Forbidden",
-            f'{record.resource} is forbidden: User "{record.user}" cannot {record.verb} resource '
+            f'{what} is forbidden: User "{record.user}" cannot {record.verb} resource '
             f'"{record.resource}" in API group "{group}" {where}',
             details={"kind": record.resource, **({"name": record.name} if record.name else {})},
         )
@@ -962,6 +970,37 @@ class FakeApiServer:
 
 
 _TOKENREVIEW_RES = Resource(AUTHN_GROUP, "v1", "tokenreviews", "TokenReview", False)
+
+
+def _group_version(path: str) -> tuple[str, str] | None:
+    """``/apis/<group>/<version>`` of a served group, else ``None``."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) != 3 or parts[0] != "apis":
+        return None
+    served = {(r.group, r.version) for r in (*BY_PATH.values(), _TOKENREVIEW_RES)}
+    return (parts[1], parts[2]) if (parts[1], parts[2]) in served else None
+
+
+def _group_resources(group: str, version: str) -> Obj:
+    """The APIResourceList discovery document of one group version."""
+    resources = [r for r in (*BY_PATH.values(), _TOKENREVIEW_RES) if (r.group, r.version) == (group, version)]
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{group}/{version}",
+        "resources": [
+            {
+                "name": r.plural,
+                "singularName": r.kind.lower(),
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": ["create"]
+                if r is _TOKENREVIEW_RES
+                else ["create", "delete", "deletecollection", "get", "list", "patch", "update"],
+            }
+            for r in resources
+        ],
+    }
 
 
 def _verb(method: str, route: _Route) -> str:

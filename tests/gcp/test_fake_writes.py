@@ -284,3 +284,30 @@ def test_missing_pool_is_not_found_and_denied_pools_name_the_permission(env: tup
     finally:
         fake.store.projects[PROJECT].pools_denied = False
     assert err.value.code == 403 and "iam.workloadIdentityPools.list" in err.value.message
+
+
+def test_rest_key_and_account_writes_behave_like_the_grpc_ones(env: tuple[FakeGcp, GcpApi]) -> None:
+    _fake, api = env
+    path = f"v1/projects/{PROJECT}/serviceAccounts/{EMAIL}"
+    created = rest(api, "POST", f"{path}/keys", body={"privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE"})
+    info = json.loads(base64.b64decode(created["privateKeyData"]))
+    key_path = f"v1/{created['name']}"
+    assert created["keyType"] == "USER_MANAGED" and info["private_key_id"] == created["name"].rsplit("/", 1)[-1]
+    assert "privateKeyData" not in rest(api, "GET", key_path)
+    assert token_for(info)
+    assert rest(api, "POST", f"{key_path}:disable", body={}) == {}
+    assert rest(api, "GET", key_path)["disabled"] is True
+    assert "Invalid JWT Signature" in refused(info)
+    rest(api, "POST", f"{key_path}:enable", body={})
+    rest(api, "POST", f"{path}:disable", body={})
+    assert rest(api, "GET", path)["disabled"] is True
+    rest(api, "POST", f"{path}:enable", body={})
+    assert "disabled" not in rest(api, "GET", path)
+    accounts = list(
+        api.rest_pages(None, "t", f"{api.endpoints.iam}/v1/projects/{PROJECT}/serviceAccounts", {}, "accounts")
+    )
+    assert [a["email"] for a in accounts] == [EMAIL]
+    assert rest(api, "DELETE", key_path) == {}
+    with pytest.raises(ApiFailure) as err:
+        rest(api, "GET", key_path)
+    assert err.value.code == 404

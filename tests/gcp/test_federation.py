@@ -114,6 +114,19 @@ def test_denied_pools_permission_is_named_in_the_partial_signal(fake: FakeGcp, k
     assert "iam.workloadIdentityPools.list" in result.missing[0]
 
 
+def test_unreadable_providers_of_one_pool_make_the_scope_partial_and_keep_the_other_pools_trusts(
+    fake: FakeGcp, key_file: Path
+) -> None:
+    fake.store.inject("/workloadIdentityPools/github-ci/providers", 403)
+    result = scan_project(fake.settings(key_file))
+    assert result.status == "partial"
+    [missing] = result.missing
+    assert missing.startswith("federation: providers of 1 workload identity pool(s) unavailable (")
+    assert "github-ci" in missing
+    trusted = {i.name for i in result.identities if i.trusts}
+    assert trusted == {sa("gh-release")}
+
+
 def test_attribute_member_values_are_literal_so_a_star_is_not_a_wildcard() -> None:
     provider = {
         "name": f"projects/{PAY_NUMBER}/locations/global/workloadIdentityPools/github-ci/providers/github-any",

@@ -46,7 +46,9 @@ def admin(server: FakeApiServer) -> str:
 def api(server: FakeApiServer, admin: str, tmp_path_factory: pytest.TempPathFactory) -> client.ApiClient:
     path = write_kubeconfig(tmp_path_factory.mktemp("kc") / "kubeconfig", [KubeContext("fake", server.url, admin)])
     cfg = type.__call__(client.Configuration)
-    config.load_kube_config(config_file=str(path), context="fake", client_configuration=cfg, persist_config=False)
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(path), context="fake", client_configuration=cfg, persist_config=False
+    )
     cfg.retries = False
     return client.ApiClient(configuration=cfg)
 
@@ -59,9 +61,18 @@ def _reset(server: FakeApiServer) -> Iterator[None]:
     server.denied.clear()
 
 
+def core(api: client.ApiClient) -> Any:
+    """The core API, untyped: the tests send plain dicts, as the client accepts."""
+    return client.CoreV1Api(api)
+
+
+def authn(api: client.ApiClient) -> Any:
+    return client.AuthenticationV1Api(api)
+
+
 def review(api: client.ApiClient, token: str, audiences: list[str] | None = None) -> dict[str, Any]:
     spec: dict[str, Any] = {"token": token, **({"audiences": audiences} if audiences else {})}
-    resp = client.AuthenticationV1Api(api).create_token_review({"spec": spec}, _preload_content=False)
+    resp = authn(api).create_token_review({"spec": spec}, _preload_content=False)
     assert resp.status == 201
     body: dict[str, Any] = json.loads(resp.data)
     assert body["kind"] == "TokenReview" and body["apiVersion"] == "authentication.k8s.io/v1"
@@ -70,20 +81,19 @@ def review(api: client.ApiClient, token: str, audiences: list[str] | None = None
 
 def bound_token(api: client.ApiClient, sa: str = "worker", **spec: Any) -> tuple[str, str]:
     """A TokenRequest token bound to a new Opaque Secret; returns (token, secret name)."""
-    core = client.CoreV1Api(api)
-    secret = core.create_namespaced_secret(
+    secret = core(api).create_namespaced_secret(
         "pay", {"metadata": {"generateName": f"{sa}-bound-"}, "type": "Opaque"}, _preload_content=False
     )
     meta = json.loads(secret.data)["metadata"]
     ref = {"apiVersion": "v1", "kind": "Secret", "name": meta["name"], "uid": meta["uid"]}
-    resp = core.create_namespaced_service_account_token(
+    resp = core(api).create_namespaced_service_account_token(
         sa, "pay", {"spec": {"boundObjectRef": ref, **spec}}, _preload_content=False
     )
     return str(json.loads(resp.data)["status"]["token"]), str(meta["name"])
 
 
 def sa_uid(api: client.ApiClient, name: str) -> str:
-    return str(client.CoreV1Api(api).read_namespaced_service_account(name, "pay").metadata.uid)
+    return str(core(api).read_namespaced_service_account(name, "pay").metadata.uid)
 
 
 def test_token_from_token_request_authenticates_as_the_service_account(api: client.ApiClient) -> None:
@@ -110,7 +120,7 @@ def test_deleting_the_bound_secret_revokes_the_token(server: FakeApiServer, api:
     token, secret = bound_token(api)
     assert review(api, token)["authenticated"] is True
 
-    client.CoreV1Api(api).delete_namespaced_secret(secret, "pay")
+    core(api).delete_namespaced_secret(secret, "pay")
 
     status = review(api, token)
     assert "authenticated" not in status and "invalidated" in status["error"]
@@ -127,12 +137,11 @@ def test_token_is_rejected_once_it_expires(api: client.ApiClient) -> None:
 
 
 def test_deleting_the_service_account_revokes_its_tokens(api: client.ApiClient) -> None:
-    core = client.CoreV1Api(api)
-    core.create_namespaced_service_account("pay", {"metadata": {"name": "short-lived"}})
+    core(api).create_namespaced_service_account("pay", {"metadata": {"name": "short-lived"}})
     token, _ = bound_token(api, sa="short-lived")
     assert review(api, token)["user"]["username"] == "system:serviceaccount:pay:short-lived"
 
-    core.delete_namespaced_service_account("short-lived", "pay")
+    core(api).delete_namespaced_service_account("short-lived", "pay")
 
     assert "authenticated" not in review(api, token)
 
@@ -151,7 +160,7 @@ def test_legacy_token_authenticates_until_it_is_marked_invalid(api: client.ApiCl
     status = review(api, LEGACY)
     assert status["authenticated"] is True and status["user"]["username"] == "system:serviceaccount:pay:worker"
 
-    client.CoreV1Api(api).patch_namespaced_secret(
+    core(api).patch_namespaced_secret(
         "worker-token", "pay", {"metadata": {"labels": {"kubernetes.io/legacy-token-invalid-since": "2026-03-01"}}}
     )
     try:
@@ -159,7 +168,7 @@ def test_legacy_token_authenticates_until_it_is_marked_invalid(api: client.ApiCl
         assert "authenticated" not in status and "has been marked invalid" in status["error"]
         assert LEGACY not in json.dumps(status)
     finally:
-        client.CoreV1Api(api).patch_namespaced_secret(
+        core(api).patch_namespaced_secret(
             "worker-token", "pay", {"metadata": {"labels": {"kubernetes.io/legacy-token-invalid-since": None}}}
         )
 
@@ -169,7 +178,7 @@ def test_review_of_a_legacy_token_records_its_use(api: client.ApiClient) -> None
 
     review(api, LEGACY)
 
-    labels = client.CoreV1Api(api).read_namespaced_secret("worker-token", "pay").metadata.labels
+    labels = core(api).read_namespaced_secret("worker-token", "pay").metadata.labels
     assert labels["kubernetes.io/legacy-token-last-used"] == "2026-03-04"
 
 
@@ -179,11 +188,15 @@ def test_forbidden_token_review_is_a_403_status_naming_the_api_group(
     server.deny("create", "tokenreviews")
 
     with pytest.raises(ApiException) as err:
-        client.AuthenticationV1Api(api).create_token_review({"spec": {"token": LEGACY}})
+        authn(api).create_token_review({"spec": {"token": LEGACY}})
 
-    body = json.loads(err.value.body)
+    body = json.loads(err.value.body or "{}")
     assert err.value.status == 403 and body["kind"] == "Status" and body["reason"] == "Forbidden"
-    assert 'cannot create resource "tokenreviews" in API group "authentication.k8s.io"' in body["message"]
+    assert body["message"].startswith('tokenreviews.authentication.k8s.io is forbidden: User "cluster-admin" ')
+    assert (
+        'cannot create resource "tokenreviews" in API group "authentication.k8s.io" at the cluster scope'
+        in body["message"]
+    )
 
 
 def test_token_review_needs_a_token_and_is_create_only(server: FakeApiServer, admin: str) -> None:
@@ -203,3 +216,7 @@ def test_discovery_lists_the_authentication_group(server: FakeApiServer, admin: 
     groups = httpx.get(f"{server.url}/apis", headers={"Authorization": f"Bearer {admin}"}).json()["groups"]
 
     assert "authentication.k8s.io" in {g["name"] for g in groups}
+    resources = httpx.get(
+        f"{server.url}/apis/authentication.k8s.io/v1", headers={"Authorization": f"Bearer {admin}"}
+    ).json()["resources"]
+    assert [(r["name"], r["verbs"]) for r in resources] == [("tokenreviews", ["create"])]

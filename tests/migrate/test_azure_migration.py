@@ -107,7 +107,8 @@ class App:
         return list(self.fake.app(self.app_id)["federatedIdentityCredentials"])
 
     def writes(self) -> list[tuple[str, str]]:
-        return self.fake.writes(self.object_id)
+        writes: list[tuple[str, str]] = self.fake.writes(self.object_id)
+        return writes
 
 
 @pytest.fixture
