@@ -49,14 +49,28 @@ def project_number(ctx: Context, project: str) -> str | None:
     return None
 
 
-def get(ctx: Context, name: str) -> dict[str, Any] | None:
+def get_any(ctx: Context, name: str) -> dict[str, Any] | None:
+    """The pool or provider, including a soft-deleted one (Google keeps those for 30 days)."""
     try:
-        found = _rest(ctx, "GET", f"v1/{name}")
+        return _rest(ctx, "GET", f"v1/{name}")
     except GcpFedError as exc:
         if exc.status == 404:
             return None
         raise
-    return None if found.get("state") == "DELETED" else found
+
+
+def get(ctx: Context, name: str) -> dict[str, Any] | None:
+    found = get_any(ctx, name)
+    return None if found is None or found.get("state") == "DELETED" else found
+
+
+def revive(ctx: Context, name: str) -> bool:
+    """Undelete a soft-deleted pool or provider: its id cannot be created again until it is purged."""
+    found = get_any(ctx, name)
+    if found is None or found.get("state") != "DELETED":
+        return False
+    _rest(ctx, "POST", f"v1/{name}:undelete", body={})
+    return True
 
 
 def sa_policy(ctx: Context, project: str, email: str) -> dict[str, Any]:
@@ -95,6 +109,8 @@ class EnsurePool(Action):
     def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         if get(ctx, params["name"]) is not None:
             return {"created": False}
+        if revive(ctx, params["name"]):
+            return {"created": True, "undeleted": True}
         parent, _, pool_id = params["name"].rpartition("/workloadIdentityPools/")
         _rest(
             ctx,
@@ -123,6 +139,12 @@ class EnsureProvider(Action):
             if not provider_matches(live, body):
                 raise StepError(f"provider {params['name']} exists with another issuer, mapping or condition")
             return {"created": False}
+        if revive(ctx, params["name"]):
+            revived = get(ctx, params["name"]) or {}
+            if not provider_matches(revived, body):
+                _rest(ctx, "DELETE", f"v1/{params['name']}")
+                raise StepError(f"deleted provider {params['name']} had another issuer, mapping or condition")
+            return {"created": True, "undeleted": True}
         pool, _, provider_id = params["name"].rpartition("/providers/")
         _rest(ctx, "POST", f"v1/{pool}/providers", params={"workloadIdentityPoolProviderId": provider_id}, body=body)
         return {"created": True}

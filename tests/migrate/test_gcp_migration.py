@@ -212,11 +212,6 @@ def test_plan_retires_the_key_only_in_separate_later_stages(account: Account) ->
     assert plan.step("t1.deactivate").requires[0].observe == "usage.unused-in-report"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gcpfed.ensure-pool/ensure-provider POST a create for a soft-deleted pool/provider; Google keeps a "
-    "deleted id for 30 days (409 ALREADY_EXISTS), so they should call :undelete instead (playbooks owner)",
-)
 def test_applying_again_after_a_rollback_restores_the_soft_deleted_pool_and_provider(
     account: Account, tmp_path: Path
 ) -> None:
