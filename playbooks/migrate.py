@@ -343,6 +343,19 @@ def target_for(req: MigrateRequest, finding: Finding) -> str:
     return DEFAULT_TARGET[kind]
 
 
+def with_arm(req: MigrateRequest) -> dict[str, dict[str, Any]]:
+    """The plan's connections, with the scan's ARM endpoint and subscriptions for Azure (non-secret)."""
+    out = {name: dict(values) for name, values in req.connections.items()}
+    settings = ((req.report.scan.parameters or {}).get("provider_settings") or {}).get("azure") or {}
+    azure = out.setdefault("azure", {})
+    for key in ("arm_endpoint", "subscriptions"):
+        if azure.get(key) is None and settings.get(key):
+            azure[key] = settings[key]
+    if not azure:
+        del out["azure"]
+    return out
+
+
 def check_consumer(req: MigrateRequest, target: str) -> None:
     """Refuse a consumer form the target cannot trust (e.g. an x509 subject for an OIDC role)."""
     allowed = CONSUMER_KINDS.get(target)
@@ -374,7 +387,7 @@ def make_migrate_plan(req: MigrateRequest) -> Plan:
         targets=[],
         max_changes=req.max_changes,
         grace_days=req.grace_days,
-        connections=req.connections,
+        connections=with_arm(req),
         preconditions=[],
         state_hash="",
         steps=[],

@@ -306,3 +306,166 @@ class VerifyRole(Action):
 
     def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
         return None
+
+
+# -- IAM Roles Anywhere: trust anchor (CA), profile; the role trusts rolesanywhere.amazonaws.com ------
+
+
+def rolesanywhere(ctx: Context) -> Any:
+    """The Roles Anywhere client (``AWS_ENDPOINT_URL_ROLESANYWHERE`` overrides the endpoint)."""
+
+    def make() -> Any:
+        from .aws import _config, session
+
+        conn = ctx.connection("aws")
+        kwargs: dict[str, Any] = {"config": _config()}
+        endpoint = ctx.env.get("AWS_ENDPOINT_URL_ROLESANYWHERE") or conn.get("rolesanywhere_endpoint_url")
+        if endpoint:
+            kwargs["endpoint_url"] = endpoint
+        elif conn.get("endpoint_url"):
+            kwargs["endpoint_url"] = conn["endpoint_url"]
+        return session(ctx).client("rolesanywhere", **kwargs)
+
+    return ctx.cached("aws:rolesanywhere", make)
+
+
+def cert_fingerprint(pem: str) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    return x509.load_pem_x509_certificate(pem.encode()).fingerprint(hashes.SHA256()).hex()
+
+
+def _paged(ctx: Context, op: str, key: str) -> list[dict[str, Any]]:
+    ra = rolesanywhere(ctx)
+    out: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {}
+    while True:
+        try:
+            page = getattr(ra, op)(**kwargs)
+        except Exception as exc:
+            raise _fail(f"rolesanywhere:{op}", exc) from None
+        out += list(page.get(key) or [])
+        if not page.get("nextToken"):
+            return out
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def _anchor_pem(anchor: dict[str, Any]) -> str | None:
+    source = anchor.get("source") or {}
+    if source.get("sourceType") != "CERTIFICATE_BUNDLE":
+        return None
+    return (source.get("sourceData") or {}).get("x509CertificateData")
+
+
+def find_trust_anchor(ctx: Context, fingerprint: str) -> dict[str, Any] | None:
+    """An enabled trust anchor whose certificate bundle is exactly this CA certificate."""
+    for anchor in _paged(ctx, "list_trust_anchors", "trustAnchors"):
+        pem = _anchor_pem(anchor)
+        if pem and anchor.get("enabled") and cert_fingerprint(pem) == fingerprint:
+            return anchor
+    return None
+
+
+def find_profile(ctx: Context, name: str) -> dict[str, Any] | None:
+    return next((p for p in _paged(ctx, "list_profiles", "profiles") if p.get("name") == name), None)
+
+
+def _ours(ctx: Context, arn: str) -> bool:
+    try:
+        tags = rolesanywhere(ctx).list_tags_for_resource(resourceArn=arn).get("tags") or []
+    except Exception as exc:
+        raise _fail("rolesanywhere:ListTagsForResource", exc) from None
+    return any(t.get("key") == PLAN_TAG and t.get("value") == ctx.plan.id for t in tags)
+
+
+def _profile_matches(profile: dict[str, Any], params: dict[str, Any]) -> bool:
+    return (
+        sorted(profile.get("roleArns") or []) == sorted(params["role_arns"])
+        and int(profile.get("durationSeconds") or 3600) == int(params["duration_seconds"])
+        and bool(profile.get("enabled"))
+    )
+
+
+@observer("awsfed.trust-anchor")
+def observe_trust_anchor(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    found = find_trust_anchor(ctx, params["fingerprint"])
+    return {"exists": found is not None, "arn": (found or {}).get("trustAnchorArn")}
+
+
+@observer("awsfed.ra-profile")
+def observe_ra_profile(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    found = find_profile(ctx, params["name"])
+    if found is None:
+        return {"exists": False, "arn": None, "matches": False}
+    return {"exists": True, "arn": found.get("profileArn"), "matches": _profile_matches(found, params)}
+
+
+@action
+class EnsureTrustAnchor(Action):
+    """rolesanywhere:CreateTrustAnchor with the CA certificate, unless an enabled anchor holds it already."""
+
+    name = "awsfed.ensure-trust-anchor"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        found = find_trust_anchor(ctx, params["fingerprint"])
+        if found is not None:
+            arn = str(found["trustAnchorArn"])
+            return {"trust_anchor_arn": arn, "trust_anchor_id": found["trustAnchorId"], "created": _ours(ctx, arn)}
+        tags = [{"key": PLAN_TAG, "value": ctx.plan.id}] + [
+            {"key": k, "value": v} for k, v in sorted((params.get("tags") or {}).items())
+        ]
+        try:
+            made = rolesanywhere(ctx).create_trust_anchor(
+                name=params["name"],
+                source={"sourceType": "CERTIFICATE_BUNDLE", "sourceData": {"x509CertificateData": params["pem"]}},
+                enabled=True,
+                tags=tags,
+            )["trustAnchor"]
+        except Exception as exc:
+            raise _fail(f"rolesanywhere:CreateTrustAnchor {params['name']}", exc) from None
+        return {"trust_anchor_arn": made["trustAnchorArn"], "trust_anchor_id": made["trustAnchorId"], "created": True}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if not outputs.get("created"):
+            return
+        try:
+            rolesanywhere(ctx).delete_trust_anchor(trustAnchorId=outputs["trust_anchor_id"])
+        except Exception as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise _fail("rolesanywhere:DeleteTrustAnchor", exc) from None
+
+
+@action
+class EnsureRaProfile(Action):
+    """rolesanywhere:CreateProfile naming the role; an identical profile is kept, another one refused."""
+
+    name = "awsfed.ensure-ra-profile"
+
+    def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        found = find_profile(ctx, params["name"])
+        if found is not None:
+            if not _profile_matches(found, params):
+                raise StepError(f"Roles Anywhere profile {params['name']} exists with other roles or duration")
+            arn = str(found["profileArn"])
+            return {"profile_arn": arn, "profile_id": found["profileId"], "created": _ours(ctx, arn)}
+        try:
+            made = rolesanywhere(ctx).create_profile(
+                name=params["name"],
+                roleArns=list(params["role_arns"]),
+                durationSeconds=int(params["duration_seconds"]),
+                enabled=True,
+                tags=[{"key": PLAN_TAG, "value": ctx.plan.id}],
+            )["profile"]
+        except Exception as exc:
+            raise _fail(f"rolesanywhere:CreateProfile {params['name']}", exc) from None
+        return {"profile_arn": made["profileArn"], "profile_id": made["profileId"], "created": True}
+
+    def rollback(self, ctx: Context, params: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if not outputs.get("created"):
+            return
+        try:
+            rolesanywhere(ctx).delete_profile(profileId=outputs["profile_id"])
+        except Exception as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise _fail("rolesanywhere:DeleteProfile", exc) from None

@@ -20,10 +20,15 @@ class ConsumerConfig(Action):
 
     def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         snippet = str(params["snippet"])
+        # placeholders for names only known once earlier steps ran (e.g. a created trust anchor's ARN)
+        for placeholder, value in sorted((params.get("substitute") or {}).items()):
+            snippet = snippet.replace(str(placeholder), str(value))
         out: dict[str, Any] = {
             "target": params.get("target"),
             "snippet_sha256": hashlib.sha256(snippet.encode()).hexdigest(),
         }
+        if params.get("substitute"):
+            out["names"] = {str(k): str(v) for k, v in sorted(params["substitute"].items())}
         if params.get("path"):
             path = Path(str(params["path"]))
             out["written"] = not path.exists()
