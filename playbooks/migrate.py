@@ -1,7 +1,8 @@
 """The ``migrate`` playbook: replace a static secret with keyless federation, as a reviewed plan.
 
 Owns the consumer syntax (``github:org/repo[@ref|:environment]``, ``gitlab:group/project[@ref]``,
-``k8s:<cluster-issuer>/<namespace>/<serviceaccount>``, ``azure-mi:<name>``), the token claims each
+``k8s:<cluster-issuer>/<namespace>/<serviceaccount>``, ``x509:CN=...`` for on-premises certificates;
+``azure-mi:<name>`` names a managed identity, a target: ``--to azure-mi:<name>``), the token claims each
 consumer presents (issuer, ``sub``, ``aud``), the consumer-side snippets (GitHub Actions step, GitLab job,
 Kubernetes ServiceAccount), and ``make_migrate_plan``, which plans through the Playbooks I engine
 (same ``Plan``/``Step``/``Check`` model, same preconditions and state hash, same apply/rollback/journal).

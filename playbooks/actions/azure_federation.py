@@ -338,7 +338,7 @@ class EnsureRoleAssignment(Action):
     name = "azurefed.ensure-role-assignment"
 
     def run(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-        from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+        from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
         sub = str(params["subscription"])
         for existing in role_assignments(ctx, sub, params["principal_id"]):

@@ -440,13 +440,23 @@ def read_path(ctx: Context, path: str) -> dict[str, Any] | None:
 
 
 def _catalog(ctx: Context) -> tuple[dict[str, list[str]] | None, str]:
+    """Plugin names by type: ``GET sys/plugins/catalog`` (read), else ``LIST sys/plugins/catalog/<type>``."""
+    client = vault(ctx)
     try:
-        data = vault(ctx).request("GET", "sys/plugins/catalog").get("data") or {}
+        data = client.request("GET", "sys/plugins/catalog").get("data") or {}
+        return {k: list(v) for k, v in data.items() if isinstance(v, list)}, ""
     except VaultError as exc:
-        if exc.status == 403:
-            return None, "the plugin catalog is not readable (sys/plugins/catalog needs read)"
-        raise
-    return {k: list(v) for k, v in data.items() if isinstance(v, list)}, ""
+        if exc.status != 403:
+            raise
+    out: dict[str, list[str]] = {}
+    for kind in ("secret", "database"):
+        try:
+            out[kind] = list(client.request("LIST", f"sys/plugins/catalog/{kind}").get("data", {}).get("keys") or [])
+        except VaultError as exc:
+            if exc.status != 403:
+                raise
+            return None, "the plugin catalog is not readable (read on sys/plugins/catalog)"
+    return out, ""
 
 
 @observer("vaultfed.secrets-engine")

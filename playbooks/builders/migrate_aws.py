@@ -6,10 +6,11 @@ consumer's ``sub`` and ``aud``, copy the user's effective permissions (managed, 
 policies, and its permissions boundary), verify by reading the role back, and write the consumer
 snippet. ``migrate_roles_anywhere`` is the on-premises variant (``x509:`` consumers): a Roles Anywhere
 trust anchor for the issuing CA, the role trusting ``rolesanywhere.amazonaws.com`` pinned to the
-certificate subject and the anchor, and a profile. Final stages, each run separately with ``apply --stage``: ``deactivate`` the old key after the
-verification window if its last-used signal shows no use since the migration was verified, then
-``delete`` it after ``--delete-after-days``. The planned trust is itself checked with the
-``federation-trust-too-broad`` judgement before the plan is written. Never calls a mutating API.
+certificate subject and the anchor, and a profile. Final stages, each run separately with
+``apply --stage``: ``deactivate`` the old key after the verification window if its last-used signal
+shows no use since the migration was verified, then ``delete`` it after ``--delete-after-days``. The
+planned OIDC trust is itself checked with the ``federation-trust-too-broad`` judgement before the
+plan is written. Never calls a mutating API.
 """
 
 from __future__ import annotations
@@ -298,6 +299,7 @@ def snippet_of(plan_json: str) -> list[str]:
 
 RA_SERVICE = "rolesanywhere.amazonaws.com"
 ANCHOR_ARN = "<trust-anchor-arn>"
+CA_CERT_ENV = "NHIWARDEN_CA_CERT"  # the CA certificate path when the request names none (CLI)
 PROFILE_ARN = "<profile-arn>"
 
 
@@ -310,7 +312,9 @@ def read_ca_certificate(path: str | None) -> tuple[str, str, str]:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     if not path:
-        raise PlanError("aws-roles-anywhere needs the issuing CA certificate: MigrateRequest.ca_cert_path (PEM)")
+        raise PlanError(
+            f"aws-roles-anywhere needs the issuing CA certificate: MigrateRequest.ca_cert_path or ${CA_CERT_ENV} (PEM)"
+        )
     try:
         pem = Path(path).read_text(encoding="utf-8")
         cert = x509.load_pem_x509_certificate(pem.encode())
@@ -380,7 +384,7 @@ def migrate_roles_anywhere(
     if not req.consumer:
         raise PlanError("--consumer is required: the host's certificate subject (e.g. x509:CN=host.example,O=Acme)")
     consumer = parse_consumer(req.consumer)
-    pem, fingerprint, ca_subject = read_ca_certificate(req.ca_cert_path)
+    pem, fingerprint, ca_subject = read_ca_certificate(req.ca_cert_path or ctx.env.get(CA_CERT_ENV))
     account, user = act.parse_uid(finding.identity.uid)
     key_id = finding.credential.id
     checks = [_account_check(ctx, t, account)]

@@ -75,9 +75,7 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
         raise PlanError("--consumer is required: who uses the secret (e.g. github:org/repo:production)")
     consumer = parse_consumer(req.consumer)
     if consumer.kind == "azure-mi":
-        raise Skip(
-            "managed-identity consumers (azure-mi:) are not implemented yet: use a GitHub, GitLab or k8s consumer"
-        )
+        raise Skip("azure-mi:<name> names a managed identity to federate: pass it as --to azure-mi:<name>")
     if consumer.subject_is_pattern:
         raise Skip(
             "an Entra federated credential matches one exact subject: name a branch (@ref) or an environment "
@@ -317,7 +315,7 @@ def migrate_mi(req: PlanRequest, ctx: Context, t: str, finding: Finding, identit
             api_call=(
                 "none: the credential exists"
                 if ff["exists"]
-                else f"PUT {base}?api-version=2023-01-31 {{properties: {{issuer: {consumer.issuer}, "
+                else f"PUT {base} {{properties: {{issuer: {consumer.issuer}, "
                 f"subject: {consumer.subject}, audiences: [{AZURE_AUDIENCE}]}}}}"
             ),
             params=fic_params,

@@ -7,6 +7,12 @@ another), ensure a role carrying the old token's policies with ``token_ttl``/``t
 consumer snippet (a Vault Agent auto-auth stanza). Final stage ``delete`` (run separately, after the
 verification window): revoke the old token by accessor, once a fresh scan report shows it unused since
 the migration. Root tokens are refused: their power cannot be expressed as a role.
+
+``migrate_dynamic`` moves a static cloud or database key held in KV to the matching dynamic secrets
+engine (aws, gcp, azure, database) when ``sys/mounts`` or the plugin catalog has it: mount with bounded
+lease TTLs, engine configuration, a role, a read-back verification, a Vault Agent template; when the
+server lacks the engine, the plan is one ``notify`` step saying so (keep rotating). Admin passwords
+and engine keys are named by environment variable only, never planned.
 """
 
 from __future__ import annotations
@@ -420,18 +426,36 @@ def migrate_jwt(req: PlanRequest, ctx: Context, t: str, finding: Finding, identi
 ENGINE_FOR_CLOUD = {"aws": "aws", "gcp": "gcp", "azure": "azure", "database": "database"}
 ENGINE_CONFIG_ENV = "NHIWARDEN_ENGINE_CONFIG"
 DB_PASSWORD_ENV = "NHIWARDEN_DB_PASSWORD"
-_PG_CREATE = (
-    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
-    'GRANT "{{name}}" TO "{{name}}";',
-)
-_MYSQL_CREATE = ("CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}';",)
+# Default creation statements per plugin: a login that expires with the lease, granted one existing
+# database role (engine_config grant_role: the role holding the static user's privileges).
 DEFAULT_CREATION = {
-    "postgresql-database-plugin": _PG_CREATE,
-    "mysql-database-plugin": _MYSQL_CREATE,
-    "mysql-aurora-database-plugin": _MYSQL_CREATE,
-    "mysql-rds-database-plugin": _MYSQL_CREATE,
-    "mysql-legacy-database-plugin": _MYSQL_CREATE,
+    "postgresql-database-plugin": (
+        "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' INHERIT;",
+        'GRANT "<grant_role>" TO "{{name}}";',
+    ),
+    "mysql-database-plugin": (
+        "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}';",
+        "GRANT '<grant_role>' TO '{{name}}'@'%';",
+        "SET DEFAULT ROLE ALL TO '{{name}}'@'%';",
+    ),
 }
+_GRANT_ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
+
+
+def creation_statements(plugin: str, cfg: dict[str, Any]) -> list[str]:
+    """The engine role's creation statements: given ones, or the plugin default granting ``grant_role``."""
+    if cfg.get("creation_statements"):
+        return [str(x) for x in cfg["creation_statements"]]
+    default = DEFAULT_CREATION.get(plugin.replace("-aurora", "").replace("-rds", "").replace("-legacy", ""))
+    if default is None:
+        raise Skip(f"no default creation statements for {plugin}: set engine_config creation_statements")
+    role = str(cfg.get("grant_role") or "")
+    if not _GRANT_ROLE.match(role):
+        raise Skip(
+            "name the database role whose privileges the dynamic users get: engine_config grant_role "
+            "(an identifier), or give creation_statements"
+        )
+    return [stmt.replace("<grant_role>", role) for stmt in default]
 
 
 def _engine_config(req: PlanRequest, ctx: Context) -> dict[str, Any]:
@@ -481,8 +505,10 @@ def engine_plan(engine: str, mount: str, role: str, cfg: dict[str, Any], ttl: in
         for key in ("iam_endpoint", "sts_endpoint", "sts_region"):
             if cfg.get(key):
                 conf[key] = cfg[key]
+        # Without root_from_env the engine uses the Vault server's own AWS identity (instance profile, env);
+        # with it, a dedicated engine key from the applier's environment (never the applier's own key).
         secret_env = (
-            {"access_key": "AWS_ACCESS_KEY_ID", "secret_key": "AWS_SECRET_ACCESS_KEY"}
+            {"access_key": "NHIWARDEN_ENGINE_AWS_ACCESS_KEY_ID", "secret_key": "NHIWARDEN_ENGINE_AWS_SECRET_ACCESS_KEY"}
             if cfg.get("root_from_env")
             else {}
         )
@@ -564,9 +590,7 @@ def engine_plan(engine: str, mount: str, role: str, cfg: dict[str, Any], ttl: in
             f"and {{{{password}}}} placeholders) and username, the password in ${DB_PASSWORD_ENV} at apply "
             f"({ENGINE_CONFIG_ENV})"
         )
-    statements = cfg.get("creation_statements") or DEFAULT_CREATION.get(plugin)
-    if not statements:
-        raise Skip(f"no default creation statements for {plugin}: set engine_config creation_statements")
+    statements = creation_statements(plugin, cfg)
     connection = str(cfg.get("connection_name") or role)
     conn_body = {
         "plugin_name": plugin,
@@ -587,7 +611,7 @@ def engine_plan(engine: str, mount: str, role: str, cfg: dict[str, Any], ttl: in
             f"{mount}/roles/{role}",
             {
                 "db_name": connection,
-                "creation_statements": list(statements),
+                "creation_statements": statements,
                 "default_ttl": ttl,
                 "max_ttl": max_ttl,
             },

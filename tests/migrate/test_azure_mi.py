@@ -32,9 +32,12 @@ from .helpers import report_for
 SUB = "5f8a0a8e-0000-4000-8000-00000000a11e"
 GROUP = "rg-ci"
 MI_NAME = "id-deploy"
-MI_ID = f"/subscriptions/{SUB}/resourceGroups/{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{MI_NAME}"
-READER = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
-CONTRIBUTOR = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"
+MI_ID = (
+    f"/subscriptions/{SUB}/resourceGroups/{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{MI_NAME}"
+)
+ROLE_DEFS = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions"
+READER = f"{ROLE_DEFS}/acdd72a7-3385-48ef-bd42-f606fba81ae7"
+CONTRIBUTOR = f"{ROLE_DEFS}/b24988ac-6180-42a0-ab88-20f7382dd24c"
 RA = "/providers/Microsoft.Authorization/roleAssignments/"
 
 
@@ -110,8 +113,8 @@ class ArmWrites:
         if low == f"/subscriptions/{SUB}/providers/microsoft.authorization/roleassignments" and method == "GET":
             flt = query.get("$filter", "")
             principal = flt.split("'")[1] if "principalId eq" in flt else None
-            items = [a for a in self.assignments.values() if principal in (None, a["properties"]["principalId"])]
-            return 200, {"value": items}
+            mine = [a for a in self.assignments.values() if principal in (None, a["properties"]["principalId"])]
+            return 200, {"value": mine}
         if RA.lower() in low:
             scope = path[: low.index(RA.lower())]
             name = path.rsplit("/", 1)[1]
@@ -195,7 +198,7 @@ def _assignment(rid: str, name: str, scope: str, role: str, principal: str) -> d
 
 
 @pytest.fixture(scope="module")
-def azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, Path]]:
+def azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, Any]]:
     from nhiwarden.sandbox.azure.estate import grant_graph_permission, seed_tenant
     from nhiwarden.sandbox.azure.server import FakeAzure
     from nhiwarden.sandbox.azure.tls import make_tls
@@ -216,7 +219,8 @@ class Case:
         self.arm = ArmWrites(fake, tls)
         self.arm.thread.start()
         self.tenant = seeded.tenant.tenant_id
-        app = add_application(seeded.tenant, f"ci-{uuid.uuid4().hex[:6]}", secret_start=datetime.now(UTC) - timedelta(days=200))
+        start = datetime.now(UTC) - timedelta(days=200)
+        app = add_application(seeded.tenant, f"ci-{uuid.uuid4().hex[:6]}", secret_start=start)
         self.app_id, self.key_id, self.sp_id = app.app_id, app.key_id, app.sp_id
         self.secret_value = app.secret
         self.arm.assign(f"/subscriptions/{SUB}", READER, self.sp_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import httpx
 import pytest
 import yaml
 from nhiwarden.model import Credential, Identity
-from nhiwarden.playbooks import Engine, PlanError, connections
+from nhiwarden.playbooks import Engine, PlanError, StateChanged, connections
 from nhiwarden.playbooks.migrate import MigrateRequest, consumer_outputs, make_migrate_plan
 
 from .helpers import report_for
@@ -45,6 +46,7 @@ class KvKey:
     finding_id: str
     env: dict[str, str]
     http: httpx.Client
+    identity: Identity
 
     def request(self, **extra: Any) -> MigrateRequest:
         return MigrateRequest(
@@ -92,7 +94,7 @@ def kv_key(bao: Any, cloud: str, monkeypatch: pytest.MonkeyPatch) -> KvKey:
         attributes={"mount": "secret/", "path": path, "cloud": cloud},
     )
     report, fid = report_for(identity, cred, "static-credential", {"vault": {"addr": bao.addr}})
-    return KvKey(cloud, path, f"{cloud}-{suffix}", report, fid, env, http)
+    return KvKey(cloud, path, f"{cloud}-{suffix}", report, fid, env, http, identity)
 
 
 def _apply(plan: Any, tmp_path: Path) -> tuple[Engine, Any]:
@@ -106,6 +108,7 @@ DB_CONFIG = {
     "plugin_name": "postgresql-database-plugin",
     "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:1/app?sslmode=disable",
     "username": "vault-admin",
+    "grant_role": "app_rw",  # the database role holding the static user's privileges
     "verify_connection": False,  # no database in the sandbox
 }
 
@@ -162,6 +165,7 @@ def test_database_password_in_kv_becomes_a_database_engine_role_bounded_by_ttls(
     role = key.http.get(f"{key.mount}/roles/app-dyn").json()["data"]
     assert (role["db_name"], role["default_ttl"], role["max_ttl"]) == ("app-dyn", 3600, 14400)
     assert role["creation_statements"][0].startswith('CREATE ROLE "{{name}}" WITH LOGIN PASSWORD')
+    assert role["creation_statements"][1] == 'GRANT "app_rw" TO "{{name}}";'
     # the consumer reads short-lived credentials through Vault Agent: valid JSON/YAML naming the creds path
     (out,) = consumer_outputs(plan)
     agent = yaml.safe_load(out["snippet"])
@@ -193,9 +197,7 @@ def _journal(where: Path) -> list[dict[str, Any]]:
     return [e for e in map(json.loads, lines) if e.get("event") == "completed"]
 
 
-def test_database_plugin_missing_from_the_catalog_is_a_plan_note(
-    bao: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_database_plugin_missing_from_the_catalog_is_a_plan_note(bao: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     key = kv_key(bao, "database", monkeypatch)
     plan = make_migrate_plan(key.request(engine_config={**DB_CONFIG, "plugin_name": "oracle-database-plugin"}))
     (step,) = plan.steps
@@ -238,3 +240,102 @@ def test_missing_admin_password_fails_the_step_and_rolls_back_the_mount(
     with pytest.raises(Exception, match="set NHIWARDEN_DB_PASSWORD"):
         Engine(plan, tmp_path / "j.jsonl", plan_path=path, env=env).apply()
     assert f"{key.mount}/" not in key.mounts()
+
+
+def test_database_engine_without_a_role_to_grant_is_refused(bao: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = kv_key(bao, "database", monkeypatch)
+    config = {k: v for k, v in DB_CONFIG.items() if k != "grant_role"}
+    with pytest.raises(PlanError, match="engine_config grant_role"):
+        make_migrate_plan(key.request(engine_config=config))
+
+
+def test_aws_engine_writes_point_at_the_configured_iam_and_sts_endpoints_with_bounded_sts_ttls(moto_url: str) -> None:
+    """Where a server ships the aws engine (HashiCorp Vault), these are the writes the plan makes."""
+    from nhiwarden.playbooks.builders.migrate_vault import engine_plan
+
+    cfg = {
+        "role_arns": ["arn:aws:iam::123456789012:role/ci"],
+        "iam_endpoint": moto_url,
+        "sts_endpoint": moto_url,
+        "root_from_env": True,
+    }
+    plan = engine_plan("aws", "aws", "ci", cfg, 3600, 14400)
+    root, lease = plan.config
+    assert (root.path, root.body) == (
+        "aws/config/root",
+        {"region": "us-east-1", "iam_endpoint": moto_url, "sts_endpoint": moto_url},
+    )
+    assert root.secret_env == {
+        "access_key": "NHIWARDEN_ENGINE_AWS_ACCESS_KEY_ID",
+        "secret_key": "NHIWARDEN_ENGINE_AWS_SECRET_ACCESS_KEY",
+    }
+    assert "<from $NHIWARDEN_ENGINE_AWS_SECRET_ACCESS_KEY at apply>" in root.call()
+    assert lease.body == {"lease": "3600s", "lease_max": "14400s"}
+    assert (plan.role.path, plan.role.body) == (
+        "aws/roles/ci",
+        {
+            "credential_type": "assumed_role",
+            "role_arns": ["arn:aws:iam::123456789012:role/ci"],
+            "default_sts_ttl": 3600,
+            "max_sts_ttl": 14400,
+        },
+    )
+    assert plan.creds_path == "aws/sts/ci" and 'secret "aws/sts/ci"' in plan.template
+
+
+def _fresh_report(key: KvKey, where: Path, *, usage_source: str | None, as_of: datetime) -> Path:
+    from nhiwarden.report import Report, ScanInfo
+
+    cred = key.identity.credentials[0].model_copy(update={"last_used_source": usage_source, "last_used_at": None})
+    identity = key.identity.model_copy(update={"credentials": [cred]})
+    report = Report(
+        scan=ScanInfo(id="scan-later", started_at=as_of, finished_at=as_of, as_of=as_of), identities=[identity]
+    )
+    report.summarize()
+    path = where / f"fresh-{uuid.uuid4().hex[:4]}.json"
+    path.write_text(report.to_json(), encoding="utf-8")
+    return path
+
+
+def test_kv_copy_is_destroyed_only_after_the_window_and_with_a_usage_signal(
+    bao: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = kv_key(bao, "database", monkeypatch)
+    start = datetime.now(UTC)
+    plan = make_migrate_plan(key.request(engine_config=DB_CONFIG, role_name="app-dyn"))
+    path, journal = tmp_path / "plan.json", tmp_path / "plan.journal.jsonl"
+    path.write_text(plan.to_json(), encoding="utf-8")
+    Engine(plan, journal, plan_path=path, now=start).apply()
+    later = start + timedelta(days=8)
+    # the Vault provider reports no usage signal for KV secrets: a missing signal is never a verdict
+    blind = _fresh_report(key, tmp_path, usage_source=None, as_of=later)
+    with pytest.raises(StateChanged, match="unused since"):
+        Engine(plan, journal, plan_path=path, now=later, env={**key.env, "NHIWARDEN_FRESH_REPORT": str(blind)}).apply(
+            "delete"
+        )
+    assert key.http.get(f"secret/metadata/{key.path}").status_code == 200
+    quiet = _fresh_report(key, tmp_path, usage_source="audit-log", as_of=later)
+    result = Engine(
+        plan, journal, plan_path=path, now=later, env={**key.env, "NHIWARDEN_FRESH_REPORT": str(quiet)}
+    ).apply("delete")
+    assert result.ran == ["t1.destroy-kv"]
+    assert key.http.get(f"secret/metadata/{key.path}").status_code == 404
+    key.http.delete(f"sys/mounts/{key.mount}")
+
+
+def test_cli_defaults_kv_findings_to_the_dynamic_engine_and_prints_the_unavailable_note(
+    bao: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import nhiwarden.playbooks.migrate  # noqa: F401 - in-process: registers the migration actions
+    from nhiwarden.cli.app import main
+
+    monkeypatch.setenv("COLUMNS", "250")
+    key = kv_key(bao, "aws", monkeypatch)
+    scan, plan_path = tmp_path / "scan.json", tmp_path / "plan.json"
+    scan.write_text(key.report.to_json(), encoding="utf-8")
+    assert main(["plan", "migrate", "-r", str(scan), "--finding", key.finding_id, "-o", str(plan_path)]) == 0
+    plan = json.loads(plan_path.read_text())
+    assert [s["action"] for s in plan["steps"]] == ["migrate.note"]
+    out = capsys.readouterr()
+    assert "engine aws not available on this server" in " ".join(out.out.split())
+    assert STORED_SECRET not in out.out + out.err + plan_path.read_text()
