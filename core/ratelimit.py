@@ -1,8 +1,11 @@
-"""A per-API request-rate cap shared by every scope of a scan (token bucket).
+"""A request-rate cap per API quota holder (token bucket).
 
-Providers' documented limits are per account or per tenant, and a scan that eats them breaks
-production autoscaling (ScoutSuite issue 91). Every provider call passes through ``CallLog``, which
-takes a token from its provider's bucket first, so the cap holds across concurrently scanned scopes.
+Providers' throttling limits are per account (AWS IAM/STS), project (GCP), tenant or subscription
+(Azure), cluster (Kubernetes) or server (Vault), and a scan that eats them breaks production
+autoscaling (ScoutSuite issue 91). Every provider call passes through ``CallLog``, which first takes
+a token from the bucket of its scope, so each account sees at most the configured rate however many
+threads scan it, while twenty accounts scan twenty times faster than one shared bucket would allow.
+Vault scopes are namespaces of one server and share one bucket per provider.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-# Requests per second per provider, safely below the platforms' documented throttling thresholds.
+# Requests per second per scope, safely below the platforms' documented throttling thresholds.
 DEFAULT_RATES: dict[str, float] = {
     "aws": 20.0,
     "gcp": 50.0,
@@ -70,8 +73,14 @@ def configure(rates: dict[str, float]) -> None:
         _buckets.clear()
 
 
-def bucket(provider: str) -> TokenBucket:
+# Providers whose scopes share one server, so one quota: their scopes share a bucket.
+SHARED_QUOTA = frozenset({"vault"})
+
+
+def bucket(provider: str, scope: str | None = None) -> TokenBucket:
+    """The bucket of one quota holder: ``provider`` + ``scope``, or the provider's shared one."""
+    key = provider if scope is None or provider in SHARED_QUOTA else f"{provider}\x1f{scope}"
     with _lock:
-        if provider not in _buckets:
-            _buckets[provider] = TokenBucket(_rates.get(provider, DEFAULT_RATE))
-        return _buckets[provider]
+        if key not in _buckets:
+            _buckets[key] = TokenBucket(_rates.get(provider, DEFAULT_RATE))
+        return _buckets[key]

@@ -84,7 +84,8 @@ def run_scan(request: ScanRequest) -> Report:
         results = sorted(failed + _discover_all(providers, scopes, request), key=scope_order(request.providers))
         inventory = Inventory(scopes=results)
         findings = evaluate(inventory, as_of=request.as_of, config=request.config)
-        if _resolve_provisional(providers, scopes, results, findings):
+        workers = request.concurrency or request.config.concurrency
+        if _resolve_provisional(providers, scopes, results, findings, workers):
             findings = evaluate(inventory, as_of=request.as_of, config=request.config)
     finally:
         for provider in providers.values():
@@ -209,32 +210,42 @@ def _resolve_provisional(
     scopes: list[tuple[Provider, Scope]],
     results: list[ScopeResult],
     findings: list[Finding],
+    workers: int,
 ) -> bool:
-    """Ask providers to make provisional credentials with findings precise. True if any were asked."""
+    """Ask providers to make provisional credentials with findings precise, all scopes concurrently.
+
+    True if any provider was asked (the rules then run again on the precise credentials).
+    """
     flagged = {f.credential.uid for f in findings if f.credential is not None}
     # Identity-level findings whose evidence lists credential ids must name real ids too.
     listing_ids = {f.identity.uid for f in findings if f.rule_id in _LISTS_CREDENTIALS}
-    asked = False
     by_key = {(p.name, s.id): (p, s) for p, s in scopes}
+    jobs: list[tuple[ScopeResult, list[Credential]]] = []
     for result in results:
         if result.status == "error":
             continue
-        pending: list[Credential] = [
+        pending = [
             c
             for i in result.identities
             for c in i.credentials
             if c.provisional and (c.uid in flagged or i.uid in listing_ids)
         ]
-        if not pending:
-            continue
+        if pending:
+            jobs.append((result, pending))
+
+    def one(job: tuple[ScopeResult, list[Credential]]) -> None:
+        result, pending = job
         provider, scope = by_key[(result.provider, result.scope)]
-        asked = True
         try:
             provider.resolve(scope, result, pending)
         except Exception as exc:
             result.mark_partial(f"credential ids: could not resolve ({_reason(exc)})")
         result.credential_count = sum(len(i.credentials) for i in result.identities)
-    return asked
+
+    if jobs:
+        with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            list(pool.map(one, jobs))
+    return bool(jobs)
 
 
 def scan_parameters(request: ScanRequest) -> dict[str, Any]:

@@ -57,7 +57,7 @@ class DoctorCheck:
 class CallLog:
     """Counts API calls per action for one scope, for the report's ``api_calls`` and budget tests.
 
-    Calling it also takes a token from the provider's request-rate bucket (``nhiwarden.ratelimit``), so
+    Calling it also takes a token from the scope's request-rate bucket (``nhiwarden.ratelimit``), so
     call it just before each request is sent.
     """
 
@@ -65,7 +65,7 @@ class CallLog:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, action: str, n: int = 1) -> None:
-        rate_bucket(self.result.provider).acquire(n)
+        rate_bucket(self.result.provider, self.result.scope).acquire(n)
         with self._lock:
             self.result.api_calls[action] = self.result.api_calls.get(action, 0) + n
 

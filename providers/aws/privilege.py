@@ -9,6 +9,8 @@ grant here means "an Allow says so", which is what an auditor needs to look at.
 from __future__ import annotations
 
 import fnmatch
+import json
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -283,6 +285,29 @@ def _deny_note(grant: Grant, denies: list[tuple[AttachedPolicy, Statement]]) -> 
     return grant
 
 
+_Analysis = tuple[Grant | None, _Allowed, list[Statement]]
+_analysed: dict[tuple[str, str, str | None, str], _Analysis] = {}
+_analysed_lock = threading.Lock()
+
+
+def _analysis(policy: AttachedPolicy) -> _Analysis:
+    """``analyse_policy`` and the Deny statements, once per distinct policy and attachment path.
+
+    One policy is attached to many identities (``ReadOnlyAccess`` alone has thousands of action
+    patterns); its analysis does not depend on the identity, so a scan does the work once.
+    """
+    document = policy.arn or json.dumps(policy.document, sort_keys=True)
+    key = (policy.kind, policy.name, policy.via, document)
+    with _analysed_lock:
+        hit = _analysed.get(key)
+    if hit is None:
+        grant, found = analyse_policy(policy)
+        hit = (grant, found, [s for s in statements(policy.document) if s.effect == "Deny"])
+        with _analysed_lock:
+            _analysed[key] = hit
+    return hit
+
+
 def analyse(policies: Iterable[AttachedPolicy]) -> list[Grant]:
     """Grants for every policy that applies to an identity, worst first, plus cross-policy escalation."""
     policies = list(policies)
@@ -290,11 +315,11 @@ def analyse(policies: Iterable[AttachedPolicy]) -> list[Grant]:
     allowed: list[_Allowed] = []
     denies: list[tuple[AttachedPolicy, Statement]] = []
     for policy in policies:
-        grant, found = analyse_policy(policy)
+        grant, found, deny_statements = _analysis(policy)
         allowed.append(found)
         if grant is not None:
-            grants.append(grant)
-        denies.extend((policy, s) for s in statements(policy.document) if s.effect == "Deny")
+            grants.append(grant.model_copy(deep=True))  # callers may annotate their identity's copy
+        denies.extend((policy, s) for s in deny_statements)
     if not any(g.privilege is Privilege.ADMIN for g in grants):
         grants.extend(_cross_policy_combos(allowed, grants))
     if denies:

@@ -7,6 +7,7 @@ AssumeRole are registered with ``nhiwarden.redact`` as soon as they arrive.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,11 +21,28 @@ from nhiwarden.retry import RetryPolicy
 SESSION_NAME = "nhiwarden-scan"
 
 
+@functools.cache
+def _shared_loader() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_component("data_loader")
+
+
+def _with_shared_models(session: Any) -> Any:
+    """Let every Session read the service models through one loader.
+
+    Each account gets its own Session (AssumeRole), and each would otherwise parse and keep its own
+    copy of the IAM and STS models: about 11 MB and 0.1 s of CPU per account.
+    """
+    session._session.register_component("data_loader", _shared_loader())
+    return session
+
+
 def base_session(settings: AwsSettings) -> Any:
     """A boto3 Session from the standard credential chain or the named profile."""
     import boto3
 
-    return boto3.Session(profile_name=settings.profile, region_name=settings.region)
+    return _with_shared_models(boto3.Session(profile_name=settings.profile, region_name=settings.region))
 
 
 def client_config(settings: AwsSettings) -> Any:
@@ -123,9 +141,11 @@ def assume_role(
     register_secret(creds.get("SessionToken"))
     import boto3
 
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds.get("SessionToken"),
-        region_name=settings.region,
+    return _with_shared_models(
+        boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds.get("SessionToken"),
+            region_name=settings.region,
+        )
     )

@@ -339,3 +339,18 @@ def test_cli_defaults_kv_findings_to_the_dynamic_engine_and_prints_the_unavailab
     out = capsys.readouterr()
     assert "engine aws not available on this server" in " ".join(out.out.split())
     assert STORED_SECRET not in out.out + out.err + plan_path.read_text()
+
+
+def test_planning_needs_only_read_on_sys_mounts_and_the_plugin_catalog(
+    bao: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = kv_key(bao, "gcp", monkeypatch)
+    policy = 'path "sys/mounts" { capabilities = ["read"] }\npath "sys/plugins/catalog" { capabilities = ["read"] }'
+    key.http.put("sys/policies/acl/migrate-plan", json={"policy": policy})
+    token = key.http.post("auth/token/create", json={"policies": ["migrate-plan"], "ttl": "10m"}).json()["auth"]
+    key.env["VAULT_TOKEN"] = token["client_token"]
+    monkeypatch.setenv("VAULT_TOKEN", token["client_token"])
+    plan = make_migrate_plan(key.request())
+    (step,) = plan.steps
+    assert "engine gcp not available on this server" in step.api_call
+    assert token["client_token"] not in plan.to_json()
