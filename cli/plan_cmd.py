@@ -8,6 +8,7 @@ running, stage not due), 3 live state no longer matches the plan (nothing change
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import timedelta
@@ -78,8 +79,9 @@ def plan_command(
         str | None,
         typer.Option(
             "--to",
-            help="migrate: the keyless target: aws-role | vault-approle | vault-jwt | azure-federated-credential | "
-            "gcp-wif | k8s-projected-token.",
+            help="migrate: the keyless target: aws-role | aws-roles-anywhere | vault-approle | vault-jwt | "
+            "vault-dynamic-secrets | azure-federated-credential | azure-mi:[[sub/]rg/]<identity> | gcp-wif | "
+            "k8s-projected-token.",
         ),
     ] = None,
     consumer: Annotated[
@@ -89,6 +91,28 @@ def plan_command(
     verify_days: Annotated[
         int, typer.Option("--verify-days", help="migrate: days to watch the consumer before deactivating.")
     ] = 7,
+    ca_cert: Annotated[
+        Path | None,
+        typer.Option("--ca-cert", help="migrate aws-roles-anywhere: the CA certificate (PEM) of the consumer."),
+    ] = None,
+    engine_config: Annotated[
+        str | None,
+        typer.Option(
+            "--engine-config",
+            help="migrate vault-dynamic-secrets: engine settings as a JSON object (no secrets: those come from "
+            "the environment at apply time).",
+        ),
+    ] = None,
+    engine_mount: Annotated[
+        str | None, typer.Option("--engine-mount", help="migrate vault-dynamic-secrets: mount path of the engine.")
+    ] = None,
+    lease_ttl: Annotated[str, typer.Option("--lease-ttl", help="migrate vault-dynamic-secrets: lease TTL.")] = "1h",
+    lease_max_ttl: Annotated[
+        str, typer.Option("--lease-max-ttl", help="migrate vault-dynamic-secrets: maximum lease TTL.")
+    ] = "4h",
+    session_duration: Annotated[
+        int, typer.Option("--session-duration", help="migrate aws-roles-anywhere: session seconds.")
+    ] = 3600,
 ) -> None:
     """Plan a remediation from a saved report: every step, its API call, preconditions and rollback."""
     from nhiwarden.playbooks import PlanRequest, connections, make_plan
@@ -134,7 +158,19 @@ def plan_command(
                 raise
             raise UsageError("the migrate playbook is not available in this build") from None
         plan = migrate.make_migrate_plan(
-            migrate.MigrateRequest(**kwargs, to=to, consumer=consumer, role_name=role_name, verify_days=verify_days)
+            migrate.MigrateRequest(
+                **kwargs,
+                to=to,
+                consumer=consumer,
+                role_name=role_name,
+                verify_days=verify_days,
+                ca_cert_path=str(ca_cert) if ca_cert else None,
+                engine_config=_json_object(engine_config, "--engine-config"),
+                engine_mount=engine_mount,
+                lease_ttl=lease_ttl,
+                lease_max_ttl=lease_max_ttl,
+                session_duration=session_duration,
+            )
         )
     else:
         plan = make_plan(PlanRequest(**kwargs))
@@ -155,6 +191,18 @@ def plan_command(
                 console.print(f"consumer configuration ({out.get('format') or 'snippet'}):", style="bold")
                 print(out["snippet"], end="" if str(out["snippet"]).endswith("\n") else "\n")
     Console(stderr=True).print(f"wrote plan to {output}; apply it with `nhiwarden apply {output}`", style="dim")
+
+
+def _json_object(text: str | None, flag: str) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{flag}: not JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{flag}: must be a JSON object")
+    return value
 
 
 def apply_command(

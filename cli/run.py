@@ -167,17 +167,26 @@ def emit(
     def text(fmt: str) -> str:
         return inventory_view.render(report, fmt) if inventory else render(report, fmt)
 
+    from nhiwarden.reports import json_report
+
     for fmt, path in plan_outputs(formats, outputs).items():
+        streamed = fmt == "json" and not inventory
         if path is None:
             if fmt == "table":
                 console.print(inventory_view.renderable(report) if inventory else table.renderable(report))
+            elif streamed:
+                json_report.write(report, sys.stdout)
             else:
                 sys.stdout.write(text(fmt))
-                sys.stdout.flush()
+            sys.stdout.flush()
             continue
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text(fmt), encoding="utf-8")
+            if streamed:
+                with path.open("w", encoding="utf-8") as fp:
+                    json_report.write(report, fp)
+            else:
+                path.write_text(text(fmt), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--output {path}: cannot write: {exc.strerror}") from None
         Console(stderr=True).print(f"wrote {fmt} report to {path}", style="dim")

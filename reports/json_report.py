@@ -6,7 +6,7 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from nhiwarden.errors import UsageError
 from nhiwarden.report import Report
@@ -14,8 +14,35 @@ from nhiwarden.report import Report
 SCHEMA_FILE = "report.schema.json"
 
 
+STREAMED = ("identities", "findings", "suppressed")
+
+
 def render(report: Report) -> str:
     return report.to_json(indent=2) + "\n"
+
+
+def write(report: Report, out: TextIO) -> None:
+    """Write the same JSON as ``render`` one identity and finding at a time.
+
+    At 50,000 identities the whole document is a string of about 200 MB; streaming keeps the peak
+    memory of a scan near the size of its model.
+    """
+    out.write("{\n")
+    names = list(Report.model_fields)
+    for n, name in enumerate(names):
+        out.write(f"  {json.dumps(name)}: ")
+        if name in STREAMED:
+            items = getattr(report, name)
+            out.write("[")
+            for i, item in enumerate(items):
+                out.write(",\n    " if i else "\n    ")
+                out.write(item.model_dump_json())
+            out.write("\n  ]" if items else "]")
+        else:
+            value = report.model_dump(mode="json", include={name})[name]
+            out.write(json.dumps(value, indent=2).replace("\n", "\n  "))
+        out.write(",\n" if n < len(names) - 1 else "\n")
+    out.write("}\n")
 
 
 @cache

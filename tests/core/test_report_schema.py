@@ -34,3 +34,20 @@ def test_schema_rejects_a_report_missing_findings_fields():
         assert "rule_id" in exc.message
     else:
         raise AssertionError("schema accepted a finding without rule_id")
+
+
+def test_streamed_json_equals_the_rendered_json():
+    import io
+
+    from nhiwarden.reports.json_report import render, write
+
+    text = "exceptions:\n- rule: static-credential\n  reason: r\n  owner: o\n  expires: 2030-01-01\n"
+    report, _ = scan(text, fail=["b"])
+    assert report.findings and report.suppressed and report.identities
+    buffer = io.StringIO()
+    write(report, buffer)
+    assert json.loads(buffer.getvalue()) == json.loads(render(report))
+    report.findings = []
+    buffer = io.StringIO()
+    write(report, buffer)
+    assert json.loads(buffer.getvalue())["findings"] == []
