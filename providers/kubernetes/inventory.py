@@ -1,7 +1,7 @@
 """Turn one cluster's raw objects into normalized identities: service accounts, legacy tokens, usage.
 
 Pure: takes the compact projections the lister keeps (never a Secret's data) and returns Identities.
-Usage facts (documented in docs/kubernetes.md):
+Usage facts (documented in the README, Kubernetes section):
 
 * an account referenced by a pod or a workload template (Deployments, StatefulSets, DaemonSets,
   ReplicaSets, Jobs, CronJobs, including ones scaled to zero or suspended) is in use now:

@@ -199,9 +199,10 @@ def scan_inventory() -> Inventory:
 
 
 def test_configuration_example_in_the_rule_reference_is_valid() -> None:
-    doc = (Path(__file__).parents[2] / "docs" / "rules.md").read_text(encoding="utf-8")
-    block = doc.split("```yaml", 1)[1].split("```", 1)[0]
-    config = parse_config(yaml.safe_load(block), source="docs/rules.md")
+    doc = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    rules_section = doc.split("### Configuring the rules", 1)[1]
+    block = rules_section.split("```yaml", 1)[1].split("```", 1)[0]
+    config = parse_config(yaml.safe_load(block), source="README.md")
     findings = scan(*messy_estate(), config=config)
     assert "multiple-active-credentials" not in rule_ids(findings)
     assert {f.severity for f in of_rule(findings, "credential-expired")} == {"medium"}
