@@ -86,9 +86,12 @@ def _progress(live: bool) -> Iterator[Any]:
             took = (r.finished_at - r.started_at).total_seconds() if r.finished_at and r.started_at else 0.0
             calls = sum(r.api_calls.values())
             note = f": {r.error}" if r.error else (f": missing {'; '.join(r.missing)}" if r.missing else "")
+            manners = f", {r.throttled} retried" if r.throttled else ""
+            if r.rate_limited_seconds >= 1:
+                manners += f", {r.rate_limited_seconds:.0f}s under the rate cap"
             console.print(
                 f"nhiwarden: {r.provider}:{r.scope} {r.status} ({r.identity_count} identities, "
-                f"{calls} API calls, {took:.1f}s){note}",
+                f"{calls} API calls{manners}, {took:.1f}s){note}",
                 highlight=False,
                 markup=False,
             )

@@ -183,7 +183,8 @@ class ScopeResult(_Model):
     identity_count: int = 0
     credential_count: int = 0
     api_calls: dict[str, int] = Field(default_factory=dict)
-    throttled: int = Field(default=0, description="Requests retried because the API throttled them.")
+    throttled: int = Field(default=0, description="Requests retried (throttling or transient errors).")
+    rate_limited_seconds: float = Field(default=0.0, description="Time spent waiting for the request-rate cap.")
     started_at: UtcDatetime | None = None
     finished_at: UtcDatetime | None = None
     attributes: dict[str, Any] = Field(

@@ -73,6 +73,8 @@ class Summary(_Model):
     credentials: int = 0
     findings: int = 0
     suppressed: int = 0
+    api_calls: int = 0
+    throttled: int = Field(default=0, description="Requests retried across all scopes.")
     scopes: dict[str, int] = Field(default_factory=dict)
     by_severity: dict[str, int] = Field(default_factory=dict)
     by_rule: dict[str, int] = Field(default_factory=dict)
@@ -98,6 +100,8 @@ class Report(_Model):
             credentials=sum(len(i.credentials) for i in self.identities),
             findings=len(self.findings),
             suppressed=len(self.suppressed),
+            api_calls=sum(sum(s.api_calls.values()) for s in self.scopes),
+            throttled=sum(s.throttled for s in self.scopes),
             scopes=dict(Counter(s.status for s in self.scopes)),
             by_severity={s.value: n for s in Severity if (n := sum(f.severity == s for f in self.findings))},
             by_rule=dict(sorted(Counter(f.rule_id for f in self.findings).items())),

@@ -7,14 +7,35 @@ the scope as failed (``throttled``). The sleep function is injectable so tests n
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 T = TypeVar("T")
+
+
+class _Counts(Protocol):
+    throttled: int
+
+
+_scope: ContextVar[_Counts | None] = ContextVar("nhiwarden_retry_scope", default=None)
+_scope_lock = threading.Lock()
+
+
+@contextmanager
+def counting_into(result: _Counts) -> Iterator[None]:
+    """Count every retry made in this context into ``result.throttled`` (the scanner sets this per scope)."""
+    token = _scope.set(result)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 @dataclass
@@ -46,6 +67,10 @@ class RetryPolicy:
                 if attempt == self.attempts or not retryable(exc):
                     raise
                 self.throttled += 1
+                target = _scope.get()
+                if target is not None:
+                    with _scope_lock:
+                        target.throttled += 1
                 self.sleep(self.delay(attempt, retry_after(exc)))
         raise AssertionError("unreachable")
 

@@ -24,6 +24,7 @@ from nhiwarden.model import Credential, Inventory, Scope, ScopeResult
 from nhiwarden.providers import Provider, load_provider
 from nhiwarden.redact import redact
 from nhiwarden.report import Report, ScanInfo, ToolInfo
+from nhiwarden.retry import counting_into
 from nhiwarden.rules.controls import rule_pack
 from nhiwarden.rules.engine import effective_params, enabled_rules, evaluate
 from nhiwarden.suppressions import apply_exceptions
@@ -183,13 +184,16 @@ def _discover_all(
         if request.on_progress:
             request.on_progress(ScopeEvent(provider.name, scope.id))
         try:
-            provider.discover(scope, result)
+            with counting_into(result):
+                provider.discover(scope, result)
         except Exception as exc:
             log.debug("scope %s:%s failed", provider.name, scope.id, exc_info=True)
             result.status = "error"
             result.error = _reason(exc)
             result.identities = []
         result.finished_at = datetime.now(UTC)
+        if provider.name not in ratelimit.SHARED_QUOTA:
+            result.rate_limited_seconds = round(ratelimit.bucket(provider.name, scope.id).waited, 3)
         result.identity_count = len(result.identities)
         result.credential_count = sum(len(i.credentials) for i in result.identities)
         if request.on_progress:
@@ -237,7 +241,8 @@ def _resolve_provisional(
         result, pending = job
         provider, scope = by_key[(result.provider, result.scope)]
         try:
-            provider.resolve(scope, result, pending)
+            with counting_into(result):
+                provider.resolve(scope, result, pending)
         except Exception as exc:
             result.mark_partial(f"credential ids: could not resolve ({_reason(exc)})")
         result.credential_count = sum(len(i.credentials) for i in result.identities)

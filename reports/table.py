@@ -72,6 +72,8 @@ def summary_line(report: Report) -> Text:
         text.append(f" ({', '.join(parts)})")
     if s.suppressed:
         text.append(f", {s.suppressed} suppressed by exceptions")
+    if s.throttled:
+        text.append(f", {s.throttled} API requests retried after throttling or errors", style="yellow")
     expired = [e for e in report.exceptions if e.expired]
     if expired:
         text.append(f", {len(expired)} expired exception(s) no longer suppress", style="yellow")

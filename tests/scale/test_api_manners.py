@@ -92,6 +92,8 @@ def test_retry_after_is_honoured_before_the_next_attempt(throttled_scan: Throttl
     assert [a.status for a in lists[:2]] == [429, 200]
     assert lists[1].at - lists[0].at >= 0.95  # Retry-After: 1, measured between arrivals at the server
     assert scope["api_calls"]["list serviceaccounts"] == len(lists)  # the retried request was counted too
+    assert scope["throttled"] == 1  # the report says how often the API pushed back
+    assert "1 retried" in stderr  # and so does the per-scope progress line
 
 
 def test_a_server_that_always_throttles_ends_the_scope_as_throttled_after_bounded_attempts(
@@ -106,3 +108,5 @@ def test_a_server_that_always_throttles_ends_the_scope_as_throttled_after_bounde
     attempts = clusters.servers["busy"].arrivals_for(SA_LIST)
     assert all(a.status == 429 for a in attempts)
     assert len(attempts) == 5  # the provider's bounded attempts, then it gives up
+    assert scopes["busy"]["throttled"] == 4 and scopes["calm"]["throttled"] == 0
+    assert report["summary"]["throttled"] == 5
