@@ -137,7 +137,6 @@ class AwsResult:
     server_calls: dict[str, int]
     unattributed: dict[str, int]
     extra_args: list[str]
-    whatif: bool = False
 
     @property
     def total_calls(self) -> int:
@@ -152,7 +151,6 @@ class AwsResult:
             "n": self.n,
             "accounts": self.accounts,
             "extra_args": self.extra_args,
-            "whatif": self.whatif,
             "seeded": self.seeded,
             "seed_seconds": self.seed_seconds,
             "exit_code": self.run.returncode,
@@ -228,9 +226,8 @@ def analyse(report: dict[str, Any]) -> tuple[list[AccountCalls], dict[str, int]]
     return per_account, dict(sorted(by_action.items()))
 
 
-def run_aws(n: int, accounts: int, workdir: Path, extra: list[str], whatif: bool = False) -> AwsResult:
-    """Seed, scan as a subprocess, account for the calls. ``whatif``: run ``bench.whatif`` instead of
-    the shipped ``nhiwarden`` (an experiment with proposed provider changes; see that module)."""
+def run_aws(n: int, accounts: int, workdir: Path, extra: list[str]) -> AwsResult:
+    """Seed, scan as a subprocess, account for the calls."""
     log = print
     log(f"[aws] seeding {n:,} identities across {accounts} accounts in a moto server process ...")
     server = AwsServer(n, accounts, workdir / f"moto-{n}.log")
@@ -239,11 +236,7 @@ def run_aws(n: int, accounts: int, workdir: Path, extra: list[str], whatif: bool
         log(f"[aws] seeded {info['seeded']} in {info['seed_seconds']} s at {info['endpoint']}")
         output = workdir / f"aws-{n}.json"
         env = scan_env(info["endpoint"])
-        if whatif:
-            argv = [sys.executable, "-m", "bench.whatif", *scan_argv(info["now"], output, extra)]
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        else:
-            argv = nhiwarden_argv() + scan_argv(info["now"], output, extra)
+        argv = nhiwarden_argv() + scan_argv(info["now"], output, extra)
         run = run_child(argv, env=env, cwd=workdir)
         if run.returncode not in (0, 1, 3):
             raise RuntimeError(f"scan failed with exit {run.returncode}: {run.stderr[-2000:]}")
@@ -271,7 +264,6 @@ def run_aws(n: int, accounts: int, workdir: Path, extra: list[str], whatif: bool
         server_calls=dict(server_flat),
         unattributed=unattributed,
         extra_args=extra,
-        whatif=whatif,
     )
 
 

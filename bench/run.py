@@ -58,7 +58,7 @@ def machine() -> dict[str, Any]:
 def print_aws(result: AwsResult) -> None:
     s = result.summary()
     print(
-        f"  aws{' WHAT-IF' if result.whatif else ''} n={s['n']:,} accounts={s['accounts']} "
+        f"  aws n={s['n']:,} accounts={s['accounts']} "
         f"{' '.join(result.extra_args)}: exit {s['exit_code']}, "
         f"wall {s['wall_s']} s, cpu {s['cpu_user_s']}+{s['cpu_sys_s']} s, peak RSS {s['peak_rss_mb']} MB, "
         f"{s['identities']:,} identities, {s['findings']:,} findings, scopes {s['scope_status']}"
@@ -107,11 +107,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubernetes", type=int, nargs="*", default=[], help="Kubernetes runs: service accounts")
     parser.add_argument("--gcp", type=int, nargs="*", default=[], help="GCP runs: service accounts in one project")
     parser.add_argument("--vault", type=int, nargs="*", default=[], help="Vault runs: tokens on an OpenBao server")
-    parser.add_argument(
-        "--whatif",
-        action="store_true",
-        help="AWS runs with proposed provider changes applied (bench/whatif.py): an experiment, not the shipped code",
-    )
     parser.add_argument("--skip-startup", action="store_true", help="skip --version/--help and import checks")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
@@ -140,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  AWS-only scan imports of other SDKs: {foreign or 'none'} (boto3 loaded: {boto}): {verdict(not foreign)}"
         )
     for n in args.n:
-        result = run_aws(n, args.accounts, workdir, args.scan_arg, whatif=args.whatif)
+        result = run_aws(n, args.accounts, workdir, args.scan_arg)
         results["aws"].append(result.summary())
         print_aws(result)
     for n in args.synthetic:

@@ -154,8 +154,11 @@ class SyntheticProvider(Provider):
 
 
 def measure(n: int, accounts: int) -> dict[str, Any]:
+    import tempfile
+    from pathlib import Path
+
     from nhiwarden.config import Config
-    from nhiwarden.reports import render
+    from nhiwarden.reports.json_report import write
     from nhiwarden.scanner import ScanRequest, run_scan
 
     for i, planned in enumerate(plan(n, accounts)):
@@ -165,14 +168,20 @@ def measure(n: int, accounts: int) -> dict[str, Any]:
     request = ScanRequest(providers=["aws"], as_of=AS_OF, config=Config(), provider_classes={"aws": SyntheticProvider})
     report = run_scan(request)
     scanned = time.perf_counter() - started
-    text = render(report, "json")
+    peak_after_scan = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "report.json"
+        with out.open("w", encoding="utf-8") as fp:
+            write(report, fp)  # streamed, as `nhiwarden scan --output` writes it
+        size = out.stat().st_size
     wall = time.perf_counter() - started
     return {
         "n": n,
         "accounts": accounts,
         "identities": len(report.identities),
         "findings": len(report.findings),
-        "json_mb": round(len(text) / 2**20, 1),
+        "json_mb": round(size / 2**20, 1),
+        "peak_rss_after_scan_mb": round(peak_after_scan, 1),
         "scan_and_rules_s": round(scanned, 2),
         "total_s": round(wall, 2),
         "cpu_s": round(time.process_time() - cpu, 2),

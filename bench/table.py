@@ -18,7 +18,7 @@ def aws_rows(name: str, runs: list[dict[str, Any]]) -> list[str]:
         accounts = r["per_account"]
         per_account = sorted(a["calls"] for a in accounts)
         constant = sorted({a["constant_part"] for a in accounts})
-        variant = ("what-if " if r.get("whatif") else "") + (" ".join(r["extra_args"]) or "defaults")
+        variant = " ".join(r["extra_args"]) or "defaults"
         rows.append(
             f"| {r['n']:,} | {r['accounts']} | {variant} | {r['wall_s']:.1f} | {_cpu(r)} | {r['peak_rss_mb']:.0f} "
             f"| {r['api_calls_total']:,} ({r['server_calls_total']:,}) | {per_account[0]}-{per_account[-1]} "

@@ -87,6 +87,7 @@ def run_scan(request: ScanRequest) -> Report:
         findings = evaluate(inventory, as_of=request.as_of, config=request.config)
         workers = request.concurrency or request.config.concurrency
         if _resolve_provisional(providers, scopes, results, findings, workers):
+            findings.clear()  # free the first evaluation before the second: at scale it is hundreds of MB
             findings = evaluate(inventory, as_of=request.as_of, config=request.config)
     finally:
         for provider in providers.values():

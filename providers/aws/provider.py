@@ -35,6 +35,8 @@ class AwsProvider(Provider):
         # Injectable: tests pass a recorder so retries and report polling never really wait.
         self.sleep: Callable[[float], None] = time.sleep
         self._lock = threading.Lock()
+        # The raw authorization details of an account are its largest transient: read a few at a time.
+        self._reads = threading.BoundedSemaphore(self.aws_settings.parallel_reads)
         self._caller: tuple[str, str] | None = None
         self._sessions: dict[str, Any] = {}
         self._policy_cache: Any = None
@@ -140,17 +142,20 @@ class AwsProvider(Provider):
         self._merge_setup_calls(scope, result)
         aws = self._account(scope, result)
         state = self._start_report(aws, result)  # IAM builds it while the account is read
-        try:
-            details = authorization.fetch(aws, self.aws_settings.page_size)
-        except Exception as exc:
-            raise errors.scope_error(exc, "iam:GetAccountAuthorizationDetails", account) from None
-        managed = self._managed_policies(aws, details, result)
-        report = self._finish_report(aws, state, result)
-        owner_tags = self.aws_settings.owner_tags
-        found: list[Identity] = [
-            identities.build_user(account, u, details, managed, report, owner_tags) for u in details.users
-        ]
-        found += [identities.build_role(account, r, details, managed, self.as_of, owner_tags) for r in details.roles]
+        with self._reads:
+            try:
+                details = authorization.fetch(aws, self.aws_settings.page_size)
+            except Exception as exc:
+                raise errors.scope_error(exc, "iam:GetAccountAuthorizationDetails", account) from None
+            managed = self._managed_policies(aws, details, result)
+            report = self._finish_report(aws, state, result)
+            owner_tags = self.aws_settings.owner_tags
+            found: list[Identity] = [
+                identities.build_user(account, u, details, managed, report, owner_tags) for u in details.users
+            ]
+            found += [
+                identities.build_role(account, r, details, managed, self.as_of, owner_tags) for r in details.roles
+            ]
         result.identities = found
         result.identity_count = len(found)
         result.credential_count = sum(len(i.credentials) for i in found)

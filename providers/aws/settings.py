@@ -47,6 +47,14 @@ class AwsSettings(ProviderSettings):
         description="MaxItems per GetAccountAuthorizationDetails page (config file only).",
         json_schema_extra={"flag": None},
     )
+    parallel_reads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Accounts whose authorization details are read and modelled at once (config file only). "
+        "Bounds peak memory at organisation scale; key-id resolution still runs for every account at once.",
+        json_schema_extra={"flag": None},
+    )
     owner_tags: list[str] = Field(
         default_factory=lambda: ["owner", "Owner", "team"],
         description="Tag keys that name an identity's owner, first match wins.",
