@@ -280,8 +280,8 @@ def _deny_note(grant: Grant, denies: list[tuple[AttachedPolicy, Statement]]) -> 
     actions = [p.split(" ")[0] for perm in grant.permissions for p in perm.split(" + ")]
     for policy, stmt in denies:
         if any(stmt.matches_action(a if a != "*" else "iam:CreateAccessKey") for a in actions):
-            grant.reason += f" (a Deny in {policy.name} may restrict this; Deny statements are not fully evaluated)"
-            break
+            note = f" (a Deny in {policy.name} may restrict this; Deny statements are not fully evaluated)"
+            return grant.model_copy(update={"reason": grant.reason + note})
     return grant
 
 
@@ -318,7 +318,7 @@ def analyse(policies: Iterable[AttachedPolicy]) -> list[Grant]:
         grant, found, deny_statements = _analysis(policy)
         allowed.append(found)
         if grant is not None:
-            grants.append(grant.model_copy(deep=True))  # callers may annotate their identity's copy
+            grants.append(grant)  # shared by every identity the policy is attached to: never mutated
         denies.extend((policy, s) for s in deny_statements)
     if not any(g.privilege is Privilege.ADMIN for g in grants):
         grants.extend(_cross_policy_combos(allowed, grants))
