@@ -82,6 +82,9 @@ def evaluate(inventory: Inventory, *, as_of: datetime, config: Config | None = N
     )
 
 
+_FINDING_FIELDS = set(Finding.model_fields)
+
+
 class _Shared:
     """Objects many findings of one evaluation have in common, built once and shared.
 
@@ -123,8 +126,10 @@ def _to_finding(rule: Rule, hit: Hit, severity_override: Severity | None, shared
     credential = hit.credential
     controls, compliance = shared.control_lists(rule, hit)
     remediation = shared.remediation.setdefault(rule.id, list(rule.remediation))
-    # Every value is built here from validated models, so construct without validating again.
+    # Every value is built here from validated models, so construct without validating again; every
+    # field is given, so all findings can share one fields-set (adding a name already in it is a no-op).
     return Finding.model_construct(
+        _fields_set=_FINDING_FIELDS,
         id=fingerprint(rule.id, hit.identity.uid, credential.uid if credential else None),
         rule_id=rule.id,
         severity=Severity(severity_override or hit.severity or rule.severity),
