@@ -53,7 +53,7 @@ def test_shipped_custom_role_grants_exactly_the_declared_permissions() -> None:
 
 
 def test_docs_table_names_every_declared_permission() -> None:
-    text = (ROOT / "docs" / "gcp.md").read_text()
+    text = (ROOT / "README.md").read_text()
     for permission in GcpProvider.permissions:
         assert f"`{permission.action}`" in text
 

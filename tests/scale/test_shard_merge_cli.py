@@ -83,8 +83,10 @@ def _content(report: dict[str, Any]) -> dict[str, Any]:
     for key in ("shard", "merged_shards"):
         data["scan"]["parameters"].pop(key, None)
     for scope in data["scopes"]:
-        for key in ("started_at", "finished_at", "api_calls"):
+        for key in ("started_at", "finished_at", "api_calls", "rate_limited_seconds", "throttled"):
             scope.pop(key, None)
+    for key in ("api_calls", "throttled"):
+        data["summary"].pop(key, None)
     return data
 
 
