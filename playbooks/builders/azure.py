@@ -16,7 +16,7 @@ from ..actions import azure as act
 from ..model import Check, Step
 from ..planner import Built, Skip, observe_into
 from .aws import _target
-from .delivery import known_location, plan_delivery
+from .delivery import deliver_step, known_location, plan_delivery
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -90,17 +90,7 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
             params={**base, "tenant": tenant, "valid_days": NEW_SECRET_DAYS, "known_key_ids": known},
             rollback=f"POST /v1.0/applications/{object_id}/removePassword {{keyId: <the new secret>}}",
         ),
-        Step(
-            id=f"{t}.deliver",
-            stage="deliver",
-            group=group,
-            action=delivery.action,
-            target=delivery.spec,
-            api_call=delivery.api_call,
-            params=delivery.params,
-            rollback=delivery.rollback,
-            secret_from=f"{t}.create",
-        ),
+        deliver_step(t, group, delivery),
         Step(
             id=f"{t}.verify",
             stage="verify",

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..actions import Context
 from ..delivery import parse
-from ..model import Check
+from ..model import Check, Step
 from ..planner import Skip, observe_into
 
 
@@ -137,3 +137,18 @@ def known_location(req: Any, credential_uid: str, credential_id: str) -> str | N
         if loc.startswith("vault-kv:"):
             return loc
     return found[0] if found else None
+
+
+def deliver_step(target_id: str, group: str, delivery: DeliveryPlan) -> Step:
+    """The step that writes the secret created by ``<target_id>.create`` to where its consumers read it."""
+    return Step(
+        id=f"{target_id}.deliver",
+        stage="deliver",
+        group=group,
+        action=delivery.action,
+        target=delivery.spec,
+        api_call=delivery.api_call,
+        params=delivery.params,
+        rollback=delivery.rollback,
+        secret_from=f"{target_id}.create",
+    )

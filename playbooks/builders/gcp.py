@@ -12,7 +12,7 @@ from ..actions import gcp as act
 from ..model import Check, Step
 from ..planner import Built, Skip, observe_into
 from .aws import _target
-from .delivery import known_location, plan_delivery
+from .delivery import deliver_step, known_location, plan_delivery
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -80,17 +80,7 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
             params={**base, "known_key_ids": keys},
             rollback=f"iam.DeleteServiceAccountKey {name}/keys/<the new key>",
         ),
-        Step(
-            id=f"{t}.deliver",
-            stage="deliver",
-            group=group,
-            action=delivery.action,
-            target=delivery.spec,
-            api_call=delivery.api_call,
-            params=delivery.params,
-            rollback=delivery.rollback,
-            secret_from=f"{t}.create",
-        ),
+        deliver_step(t, group, delivery),
         Step(
             id=f"{t}.verify",
             stage="verify",

@@ -17,7 +17,7 @@ from ..actions import kubernetes as act
 from ..model import Check, Step
 from ..planner import Built, Skip, observe_into
 from .aws import _target
-from .delivery import plan_delivery
+from .delivery import deliver_step, plan_delivery
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -104,17 +104,7 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
             params={"namespace": ns, "service_account": sa, "expiration_seconds": ttl},
             rollback="DELETE the bound Secret (revokes the new token)",
         ),
-        Step(
-            id=f"{t}.deliver",
-            stage="deliver",
-            group=group,
-            action=delivery.action,
-            target=delivery.spec,
-            api_call=delivery.api_call,
-            params=delivery.params,
-            rollback=delivery.rollback,
-            secret_from=f"{t}.create",
-        ),
+        deliver_step(t, group, delivery),
         Step(
             id=f"{t}.verify",
             stage="verify",

@@ -116,7 +116,7 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
     A secret-id cannot be disabled, only destroyed, so there is no deactivate stage: the old one is
     destroyed in the held delete stage.
     """
-    from .delivery import known_location, plan_delivery
+    from .delivery import deliver_step, known_location, plan_delivery
 
     assert finding.credential is not None
     addr_part, mount, role = act.parse_uid(finding.identity.uid)
@@ -175,17 +175,7 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
             params={**base, "role_id": config["role_id"], "known_accessors": known},
             rollback=f"POST auth/{mount}/role/{role}/secret-id-accessor/destroy {{<the new accessor>}}",
         ),
-        Step(
-            id=f"{t}.deliver",
-            stage="deliver",
-            group=group,
-            action=delivery.action,
-            target=delivery.spec,
-            api_call=delivery.api_call,
-            params=delivery.params,
-            rollback=delivery.rollback,
-            secret_from=f"{t}.create",
-        ),
+        deliver_step(t, group, delivery),
         Step(
             id=f"{t}.verify",
             stage="verify",
@@ -228,7 +218,7 @@ TOKEN_FIELDS = {"token": "token", "token_accessor": "token_accessor"}
 
 def rotate_token(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
     """Rotate a periodic token: same policies/period/orphan status; the old one is revoked later."""
-    from .delivery import plan_delivery
+    from .delivery import deliver_step, plan_delivery
 
     assert finding.credential is not None
     accessor = finding.credential.id
@@ -287,17 +277,7 @@ def rotate_token(req: PlanRequest, ctx: Context, t: str, finding: Finding, ident
             },
             rollback="POST auth/token/revoke-accessor {<the new accessor>}",
         ),
-        Step(
-            id=f"{t}.deliver",
-            stage="deliver",
-            group=group,
-            action=delivery.action,
-            target=delivery.spec,
-            api_call=delivery.api_call,
-            params=delivery.params,
-            rollback=delivery.rollback,
-            secret_from=f"{t}.create",
-        ),
+        deliver_step(t, group, delivery),
         Step(
             id=f"{t}.verify",
             stage="verify",
