@@ -111,9 +111,9 @@ def _progress(live: bool) -> Iterator[Any]:
     def on_progress(event: ScopeEvent) -> None:
         key = (event.provider, event.scope)
         label = f"{event.provider}:{event.scope}"
-        if event.result is None:
+        if key not in tasks:
             tasks[key] = progress.add_task(label, total=1)
-        else:
+        if event.result is not None:
             progress.update(tasks[key], completed=1, description=f"{label} {event.result.status}")
 
     with progress:

@@ -145,13 +145,17 @@ def _list_scopes(
             if not isinstance(exc, ScopeError):
                 raise
             failed.append(_error_result(name, "*", exc))
-            continue
         except Exception as exc:
             failed.append(_error_result(name, "*", exc))
-            continue
-        for scope in found:
-            if request.config.scopes.allows(scope.provider, scope.id) and in_shard(name, scope.id, request.shard):
-                scopes.append((providers[name], scope))
+        else:
+            scopes.extend(
+                (providers[name], scope)
+                for scope in found
+                if request.config.scopes.allows(scope.provider, scope.id) and in_shard(name, scope.id, request.shard)
+            )
+    if request.on_progress:
+        for result in failed:
+            request.on_progress(ScopeEvent(result.provider, result.scope, result))
     return scopes, failed
 
 

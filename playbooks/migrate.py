@@ -1,7 +1,8 @@
 """The ``migrate`` playbook: replace a static secret with keyless federation, as a reviewed plan.
 
 Owns the consumer syntax (``github:org/repo[@ref|:environment]``, ``gitlab:group/project[@ref]``,
-``k8s:<cluster-issuer>/<namespace>/<serviceaccount>``, ``x509:CN=...`` for on-premises certificates;
+``k8s:<cluster-issuer>/<namespace>/<serviceaccount>``, ``gke:<project>/<namespace>/<serviceaccount>`` for GKE
+Workload Identity, ``x509:CN=...`` for on-premises certificates;
 ``azure-mi:<name>`` names a managed identity, a target: ``--to azure-mi:<name>``), the token claims each
 consumer presents (issuer, ``sub``, ``aud``), the consumer-side snippets (GitHub Actions step, GitLab job,
 Kubernetes ServiceAccount), and ``make_migrate_plan``, which plans through the Playbooks I engine
@@ -55,7 +56,7 @@ CONSUMER_KINDS: dict[str, frozenset[str] | None] = {
     "vault-jwt": _OIDC,
     "azure-federated-credential": _OIDC,
     "k8s-projected-token": None,
-    "gcp-wif": _OIDC,
+    "gcp-wif": _OIDC | {"gke"},
     "vault-dynamic-secrets": None,
     "azure-mi": _OIDC,
     "aws-roles-anywhere": frozenset({"x509"}),
@@ -74,6 +75,10 @@ _NAME = r"[A-Za-z0-9_.-]+"
 _GITHUB = re.compile(rf"^github:(?P<owner>{_NAME})/(?P<repo>{_NAME})(?:@(?P<ref>[^\s:@]+)|:(?P<env>[^\s:@/]+))?$")
 _GITLAB = re.compile(rf"^gitlab:(?P<path>{_NAME}(?:/{_NAME})+?)(?:@(?P<ref>[^\s:@]+))?$")
 _K8S = re.compile(r"^k8s:(?P<issuer>.+)/(?P<ns>[a-z0-9]([-a-z0-9]*[a-z0-9])?)/(?P<sa>[a-z0-9]([-.a-z0-9]*[a-z0-9])?)$")
+_GKE = re.compile(
+    r"^gke:(?P<project>[a-z][-a-z0-9]{4,28}[a-z0-9])/(?P<ns>[a-z0-9]([-a-z0-9]*[a-z0-9])?)"
+    r"/(?P<sa>[a-z0-9]([-.a-z0-9]*[a-z0-9])?)$"
+)
 _AZURE_MI = re.compile(r"^azure-mi:(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{1,127})$")
 # azure-mi:<name>, azure-mi:<resource-group>/<name> or azure-mi:<subscription>/<resource-group>/<name>
 _AZURE_MI_TARGET = re.compile(
@@ -87,7 +92,7 @@ class Consumer:
     """The workload that used the static secret, and the token it will present instead."""
 
     spec: str
-    kind: str  # github | gitlab | k8s | azure-mi
+    kind: str  # github | gitlab | k8s | gke | azure-mi | x509
     issuer: str
     subject: str
     subject_is_pattern: bool
@@ -137,6 +142,18 @@ def parse_consumer(spec: str) -> Consumer:
             namespace=m["ns"],
             service_account=m["sa"],
         )
+    if m := _GKE.match(text):
+        pool = f"{m['project']}.svc.id.goog"  # the cluster project's workload identity pool
+        return Consumer(
+            text,
+            "gke",
+            pool,
+            f"{pool}[{m['ns']}/{m['sa']}]",
+            False,
+            f"gke-{m['ns']}-{m['sa']}",
+            namespace=m["ns"],
+            service_account=m["sa"],
+        )
     if m := _AZURE_MI.match(text):
         return Consumer(text, "azure-mi", "", "", False, f"mi-{m['name']}")
     if m := _X509.match(text):
@@ -146,7 +163,8 @@ def parse_consumer(spec: str) -> Consumer:
         return Consumer(text, "x509", "", dn_text(pairs), False, name[:64], x509_subject=pairs)
     raise PlanError(
         f"--consumer {spec!r}: expected github:org/repo[@ref|:environment], gitlab:group/project[@ref], "
-        "k8s:<cluster-issuer>/<namespace>/<serviceaccount>, azure-mi:<name> or x509:CN=<name>[,O=<org>,...]"
+        "k8s:<cluster-issuer>/<namespace>/<serviceaccount>, gke:<project>/<namespace>/<serviceaccount>, "
+        "azure-mi:<name> or x509:CN=<name>[,O=<org>,...]"
     )
 
 
@@ -368,6 +386,7 @@ def check_consumer(req: MigrateRequest, target: str) -> None:
             "azure-mi": "azure-mi:<name> names a managed identity to federate: pass it as --to azure-mi:<name> "
             "with the workload as --consumer (github:, gitlab: or k8s:)",
             "x509": "x509: consumers (on-premises certificates) migrate with --to aws-roles-anywhere",
+            "gke": "gke: consumers (GKE Workload Identity) migrate GCP service-account keys with --to gcp-wif",
         }.get(kind, f"{target} trusts {', '.join(sorted(allowed))} consumers")
         raise Skip(f"--consumer {req.consumer}: {hint}")
 

@@ -3,7 +3,8 @@
 Ensures a workload identity pool, an OIDC provider in it whose ``attributeCondition`` pins the
 consumer (mandatory: a provider without one accepts every identity of the issuer), and the binding
 ``roles/iam.workloadIdentityUser`` on the service account for exactly the consumer's principal
-(``principal://.../subject/<sub>``, or ``principalSet://.../attribute.repository/<repo>``). REST only
+(``principal://.../subject/<sub>``, or ``principalSet://.../attribute.repository/<repo>``; for a GKE
+consumer no pool: ``serviceAccount:<project>.svc.id.goog[<namespace>/<ksa>]``). REST only
 (there is no GAPIC client for pools), through the GCP provider's API layer; ``setIamPolicy`` carries the
 ``etag`` it read, so a concurrent policy change fails instead of being overwritten. Every ensure
 changes only what differs; a rollback undoes exactly what this plan did.
@@ -91,7 +92,7 @@ def provider_matches(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 @observer("gcpfed.state")
 def observe_state(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    pool = get(ctx, params["pool"])
+    pool = get(ctx, params["pool"]) if params.get("pool") else None  # GKE Workload Identity: no pool
     provider = get(ctx, params["provider"]) if pool else None
     policy = sa_policy(ctx, params["project"], params["email"])
     return {
@@ -211,6 +212,10 @@ class VerifyFederation(Action):
         from nhiwarden.providers.gcp.trust import trust_for_member
         from nhiwarden.rules.builtin.federation import judge
 
+        if not params.get("provider"):  # GKE Workload Identity: the binding names one KSA, nothing to judge
+            if not has_member(sa_policy(ctx, params["project"], params["email"]), params["member"]):
+                raise StepError(f"{params['email']} does not grant {WIF_ROLE} to {params['member']}")
+            return {"verified": True, "at": ctx.now.replace(microsecond=0).isoformat()}
         provider = get(ctx, params["provider"])
         if provider is None or not provider_matches(provider, params["provider_body"]):
             raise StepError(f"provider {params['provider']} is missing or differs from the plan")

@@ -4,7 +4,10 @@ Steps (group ``t:migrate``): ensure the workload identity pool (``nhiwarden-ci``
 ``MigrateRequest.pool``), ensure an OIDC provider for the consumer's issuer with an
 ``attributeCondition`` that pins the consumer (mandatory), bind ``roles/iam.workloadIdentityUser``
 on the service account for exactly that principal, verify by reading back and judging the trust, and
-write the consumer snippet (``google-github-actions/auth``). Final stages, separate: ``deactivate``
+write the consumer snippet (``google-github-actions/auth``). A GKE consumer
+(``gke:<project>/<namespace>/<ksa>``) needs no pool: the binding is for
+``serviceAccount:<project>.svc.id.goog[<namespace>/<ksa>]`` and the snippet is the Kubernetes
+ServiceAccount annotated ``iam.gke.io/gcp-service-account``. Final stages, separate: ``deactivate``
 disables the old key (reversible) once a fresh scan report shows it unused since the migration, then
 ``delete`` removes it. Read-only.
 """
@@ -26,7 +29,7 @@ from ..planner import Built, Skip, observe_into
 from .aws import _target
 
 if TYPE_CHECKING:
-    from ..migrate import Consumer
+    from ..migrate import Consumer, MigrateRequest
     from ..planner import PlanRequest
 
 
@@ -61,6 +64,8 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
     if consumer.kind == "azure-mi":
         raise Skip("azure-mi consumers are not implemented for GCP")
     project, email = parse_uid(finding.identity.uid)
+    if consumer.kind == "gke":
+        return _gke(req, ctx, t, finding, identity, consumer, project, email)
     number = fed.project_number(ctx, project)
     if number is None:
         raise Skip(f"project {project} not found (its number names the pool)")
@@ -94,15 +99,7 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
         f"{'exists' if facts['provider_exists'] else 'absent'}, {member} "
         f"{'already' if facts['bound'] else 'not'} bound on {email}"
     )
-    key_check = Check(
-        id=f"{t}.key",
-        observe="gcp.sa-key",
-        params={"project": project, "email": email, "key_id": cred.id},
-        expect={"exists": True},
-        invariant=True,
-        until=f"{t}.delete",
-        text=f"key {cred.id} exists on {email}",
-    )
+    key_check = _key_check(t, project, email, cred.id)
     snippet = yaml.safe_dump(
         {
             "jobs": {
@@ -187,24 +184,44 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
             },
             rollback="remove the snippet file if this step wrote it",
         ),
+        *_retire(req, t, cred.uid, cred.id, project, email),
+    ]
+    return Built(target=_target(finding, identity), checks=[check, key_check], steps=steps)
+
+
+def _key_check(t: str, project: str, email: str, key_id: str) -> Check:
+    return Check(
+        id=f"{t}.key",
+        observe="gcp.sa-key",
+        params={"project": project, "email": email, "key_id": key_id},
+        expect={"exists": True},
+        invariant=True,
+        until=f"{t}.delete",
+        text=f"key {key_id} exists on {email}",
+    )
+
+
+def _retire(req: MigrateRequest, t: str, cred_uid: str, key_id: str, project: str, email: str) -> list[Step]:
+    """The separate final stages: disable the old key once unused since the migration, later delete it."""
+    return [
         Step(
             id=f"{t}.deactivate",
             stage="deactivate",
             group=f"{t}:retire",
             manual=True,
             action="gcp.disable-sa-key",
-            target=cred.uid,
-            api_call=f"DisableServiceAccountKey {email} key {cred.id}",
-            params={"project": project, "email": email, "key_id": cred.id},
-            rollback=f"EnableServiceAccountKey {email} key {cred.id}",
+            target=cred_uid,
+            api_call=f"DisableServiceAccountKey {email} key {key_id}",
+            params={"project": project, "email": email, "key_id": key_id},
+            rollback=f"EnableServiceAccountKey {email} key {key_id}",
             not_before={"after": f"{t}.verify", "days": req.verify_days},
             requires=[
                 Check(
                     id=f"{t}.old-key-unused",
                     observe="usage.unused-in-report",
-                    params={"credential_uid": cred.uid, "since": f"${{{t}.verify.at}}"},
+                    params={"credential_uid": cred_uid, "since": f"${{{t}.verify.at}}"},
                     expect={"fresh": True, "usage_known": True, "used_after": False},
-                    text=f"a scan made after the migration shows key {cred.id} unused since",
+                    text=f"a scan made after the migration shows key {key_id} unused since",
                 )
             ],
         ),
@@ -214,11 +231,88 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
             group=f"{t}:delete",
             manual=True,
             action="gcp.delete-sa-key",
-            target=cred.uid,
-            api_call=f"DeleteServiceAccountKey {email} key {cred.id}",
-            params={"project": project, "email": email, "key_id": cred.id},
+            target=cred_uid,
+            api_call=f"DeleteServiceAccountKey {email} key {key_id}",
+            params={"project": project, "email": email, "key_id": key_id},
             rollback=None,
             not_before={"after": f"{t}.deactivate", "days": req.delete_after_days},
         ),
     ]
-    return Built(target=_target(finding, identity), checks=[check, key_check], steps=steps)
+
+
+def gke_snippet(consumer: Consumer, email: str) -> str:
+    """The Kubernetes ServiceAccount that GKE Workload Identity maps to the Google service account."""
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {
+                "name": consumer.service_account,
+                "namespace": consumer.namespace,
+                "annotations": {"iam.gke.io/gcp-service-account": email},
+            },
+        },
+        sort_keys=False,
+    )
+
+
+def _gke(
+    req: MigrateRequest,
+    ctx: Context,
+    t: str,
+    finding: Finding,
+    identity: Identity | None,
+    consumer: Consumer,
+    project: str,
+    email: str,
+) -> Built:
+    """GKE Workload Identity: bind the KSA's member on the service account; no pool or provider."""
+    cred = finding.credential
+    assert cred is not None
+    member = f"serviceAccount:{consumer.subject}"
+    state = {"project": project, "email": email, "pool": None, "provider": None, "member": member}
+    check = Check(id=f"{t}.wif", observe="gcpfed.state", params=state, text="")
+    facts = observe_into(ctx, check, ["bound"])
+    check.text = f"{member} {'already' if facts['bound'] else 'not'} bound on {email}"
+    group = f"{t}:migrate"
+    steps = [
+        Step(
+            id=f"{t}.bind",
+            stage="create",
+            group=group,
+            action="gcpfed.bind",
+            target=f"projects/{project}/serviceAccounts/{email}",
+            api_call=f"getIamPolicy + setIamPolicy (etag) on {email}: {fed.WIF_ROLE} += {member}",
+            params={"project": project, "email": email, "member": member},
+            rollback=f"setIamPolicy without {member} if this plan added it",
+        ),
+        Step(
+            id=f"{t}.verify",
+            stage="verify",
+            group=group,
+            action="gcpfed.verify",
+            target=f"projects/{project}/serviceAccounts/{email}",
+            api_call=f"getIamPolicy: {fed.WIF_ROLE} grants {member}",
+            params=state,
+            rollback="none needed (read-only)",
+        ),
+        Step(
+            id=f"{t}.consumer",
+            stage="deliver",
+            group=group,
+            action="migrate.consumer-config",
+            target=consumer.spec,
+            api_call=f"write the Kubernetes ServiceAccount annotated with {email} (printed with the plan)",
+            params={
+                "target": "gcp-wif",
+                "consumer": consumer.spec,
+                "role_arn": email,
+                "format": "yaml",
+                "snippet": gke_snippet(consumer, email),
+                "path": req.snippet_path,
+            },
+            rollback="remove the snippet file if this step wrote it",
+        ),
+        *_retire(req, t, cred.uid, cred.id, project, email),
+    ]
+    return Built(target=_target(finding, identity), checks=[check, _key_check(t, project, email, cred.id)], steps=steps)

@@ -2,12 +2,13 @@
 
 Judges ``Identity.trusts`` only, which each provider fills from its own configuration (AWS role trust
 policies, GCP workload identity pool providers and their IAM members, Entra federated identity
-credentials, Vault/OpenBao JWT roles). A trust is too broad when it pins no subject at all (any token
-the issuer signs is accepted: with a public issuer such as GitHub Actions, any repository on GitHub),
-or when a subject pattern's wildcard covers the part that names the workload (``repo:acme/*`` admits
-every repository of the organisation; ``system:serviceaccount:*:*`` every service account). A trust
-whose claims are constrained only by an expression that cannot be decomposed (a GCP CEL
-``attributeCondition``) is not judged beyond its presence.
+credentials, Vault/OpenBao JWT roles, AWS IAM Roles Anywhere statements). A trust is too broad when
+it pins no subject at all (any token the issuer signs is accepted: with a public issuer such as
+GitHub Actions, any repository on GitHub), or when a subject pattern's wildcard covers the part that
+names the workload (``repo:acme/*`` admits every repository of the organisation;
+``system:serviceaccount:*:*`` every service account). A trust whose claims are constrained only by an
+expression that cannot be decomposed (a GCP CEL ``attributeCondition``) is not judged beyond its
+presence. A Roles Anywhere trust needs both a certificate subject and its trust anchor.
 
 Vault JWT/OIDC roles are judged by ``vault-auth-role-wildcard-binding`` (rules/builtin/vault.py) when
 it is enabled, so one misconfiguration yields one finding; this rule covers them only when that rule
@@ -90,6 +91,8 @@ def judge(trust: FederationTrust) -> tuple[Severity, str] | None:
     attrs = trust.attributes
     if attrs.get("disabled"):
         return None
+    if attrs.get("kind") == "roles-anywhere":
+        return judge_roles_anywhere(trust)
     exact = set(attrs.get("exact_subjects") or [])
     exact_conditions = bool(attrs.get("exact_conditions"))
     identifying = {k: v for k, v in trust.conditions.items() if k in IDENTIFYING_CLAIMS and v}
@@ -120,6 +123,33 @@ def judge(trust: FederationTrust) -> tuple[Severity, str] | None:
     worst = Severity.HIGH if any(level == _ANY for _, level, _ in broad) else Severity.MEDIUM
     why = "; ".join(f"subject {value!r} {reason}" for value, _, reason in broad)
     return worst, why
+
+
+def judge_roles_anywhere(trust: FederationTrust) -> tuple[Severity, str] | None:
+    """IAM Roles Anywhere: narrow only with a certificate subject and the trust anchor (``aws:SourceArn``).
+
+    Without a subject every certificate the anchor's CA issues is accepted; without ``aws:SourceArn``
+    a certificate from any trust anchor of the account; without both, any certificate of any anchor.
+    A wildcard (``StringLike``/``ArnLike``/``ArnEquals``) pins nothing; ``StringEquals`` is literal.
+    """
+    attrs = trust.attributes
+    exact = set(attrs.get("exact_subjects") or [])
+    subject = any(v in exact or not _wild(v.partition("=")[2]) for v in trust.subjects or [])
+    literal = set((attrs.get("exact_condition_values") or {}).get("aws:SourceArn") or [])
+    anchor = any(v in literal or not _wild(v) for v in trust.conditions.get("aws:SourceArn") or [])
+    if subject and anchor:
+        return None
+    if not subject and not anchor:
+        return (
+            Severity.HIGH,
+            "no x509Subject or aws:SourceArn condition: any certificate of any trust anchor in the account is accepted",
+        )
+    if not subject:
+        return Severity.MEDIUM, "no x509Subject condition: every certificate the trust anchor's CA issues is accepted"
+    return (
+        Severity.MEDIUM,
+        "no aws:SourceArn condition: a certificate with this subject from any trust anchor is accepted",
+    )
 
 
 def _defers_to_vault_rule(ctx: RuleContext, identity: Identity) -> bool:

@@ -221,3 +221,86 @@ def test_applying_again_after_a_rollback_restores_the_soft_deleted_pool_and_prov
     engine.rollback()
     Engine(make_migrate_plan(account.request()), tmp_path / "j2.jsonl").apply()
     assert PROVIDER in account.gcp.wif
+
+
+# -- GKE consumers: Workload Identity (no pool, one KSA member on the service account) ------------
+
+GKE = "gke:acme-gke-prod/payments/api"
+GKE_MEMBER = "serviceAccount:acme-gke-prod.svc.id.goog[payments/api]"
+
+
+def test_gke_consumer_binds_exactly_its_kubernetes_service_account_and_creates_no_pool(
+    account: Account, tmp_path: Path
+) -> None:
+    plan = make_migrate_plan(account.request(GKE))
+    result = Engine(plan, tmp_path / "j.jsonl").apply()
+    assert result.ran == ["t1.bind", "t1.verify", "t1.consumer"]
+    assert account.policy() == [{"role": "roles/iam.workloadIdentityUser", "members": [GKE_MEMBER]}]
+    assert account.gcp.wif == {} and account.gcp.deleted() == []
+    assert account.writes() == [("POST", "setIamPolicy")]
+    assert [s.id for s in plan.steps if s.manual] == ["t1.deactivate", "t1.delete"]
+
+
+def test_gke_consumer_snippet_is_the_annotated_kubernetes_service_account(account: Account) -> None:
+    (out,) = consumer_outputs(make_migrate_plan(account.request(GKE)))
+    manifest = yaml.safe_load(out["snippet"])
+    assert manifest == {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": "api",
+            "namespace": "payments",
+            "annotations": {"iam.gke.io/gcp-service-account": account.email},
+        },
+    }
+    assert out["role_arn"] == account.email
+
+
+def test_gke_reapply_changes_nothing_and_rollback_removes_only_that_member(account: Account, tmp_path: Path) -> None:
+    from nhiwarden.sandbox.gcp.store import Binding
+
+    other = "serviceAccount:acme-gke-prod.svc.id.goog[payments/worker]"
+    with account.gcp.fake.store.lock:
+        sa = account.gcp.project.accounts[account.email]
+        sa.policy.append(Binding("roles/iam.workloadIdentityUser", [other]))
+        account.gcp.fake.store.log.clear()
+    engine = Engine(make_migrate_plan(account.request(GKE)), tmp_path / "j.jsonl")
+    engine.apply()
+    Engine(make_migrate_plan(account.request(GKE)), tmp_path / "j2.jsonl").apply()
+    assert account.writes() == [("POST", "setIamPolicy")]
+    assert account.policy() == [{"role": "roles/iam.workloadIdentityUser", "members": sorted([other, GKE_MEMBER])}]
+    engine.rollback()
+    assert account.policy() == [{"role": "roles/iam.workloadIdentityUser", "members": [other]}]
+
+
+def test_gke_workload_identity_member_is_not_flagged_by_the_trust_audit(account: Account, tmp_path: Path) -> None:
+    from nhiwarden.config import Config
+    from nhiwarden.model import Inventory, ScopeResult
+    from nhiwarden.providers.gcp import GcpProvider
+    from nhiwarden.rules.builtin.federation import RULE_ID
+    from nhiwarden.rules.engine import evaluate
+
+    Engine(make_migrate_plan(account.request(GKE)), tmp_path / "j.jsonl").apply()
+    now = datetime.now(UTC)
+    provider = GcpProvider(account.gcp.fake.settings(account.gcp.credentials, projects=[PROJECT]), as_of=now)
+    try:
+        results = []
+        for scope in provider.scopes():
+            result = ScopeResult(provider="gcp", scope=scope.id, name=scope.name)
+            provider.discover(scope, result)
+            results.append(result)
+    finally:
+        provider.close()
+    (sa,) = [i for r in results for i in r.identities if i.name == account.email]
+    read = [
+        (r.api, r.method) for r in account.gcp.fake.store.log if r.path.endswith(f"serviceAccounts/{account.email}")
+    ]
+    assert ("grpc", "GetIamPolicy") in read  # the scan saw the policy holding the GKE member
+    assert sa.trusts == []
+    findings = evaluate(Inventory(scopes=results), as_of=now, config=Config())
+    assert [f for f in findings if f.rule_id == RULE_ID and f.identity.uid == sa.uid] == []
+
+
+def test_gke_consumer_is_refused_for_targets_other_than_gcp_wif(account: Account) -> None:
+    with pytest.raises(PlanError, match="gke: consumers"):
+        make_migrate_plan(account.request(GKE, to="aws-role"))

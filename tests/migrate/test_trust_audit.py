@@ -154,6 +154,76 @@ def test_aws_url_encoded_trust_policy_is_read() -> None:
     assert trusts_from_policy(raw)[0].subjects is None
 
 
+# -- AWS IAM Roles Anywhere ----------------------------------------------------------------------
+
+ANCHOR = "arn:aws:rolesanywhere:eu-west-1:123456789012:trust-anchor/0f4b9c2e-1111-2222-3333-444455556666"
+
+
+def ra_policy(condition: dict[str, Any] | None) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": "rolesanywhere.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+    }
+    if condition is not None:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def test_aws_roles_anywhere_trust_without_subject_or_anchor_is_flagged_high() -> None:
+    (trust,) = trusts_from_policy(ra_policy(None), role_arn="arn:aws:iam::123456789012:role/onprem")
+    assert trust.issuer == "rolesanywhere.amazonaws.com"
+    assert trust.subjects is None and trust.conditions == {}
+    (finding,) = findings_for("aws", [trust])
+    assert finding.severity == Severity.HIGH
+    assert "no x509Subject or aws:SourceArn condition" in finding.message
+
+
+def test_aws_roles_anywhere_trust_planned_by_migrate_pinned_to_subject_and_anchor_is_not_flagged() -> None:
+    from nhiwarden.playbooks.builders.migrate_aws import ra_trust_policy
+
+    policy = ra_trust_policy(ANCHOR, (("CN", "onprem-01.acme.example"), ("O", "Acme")), "svc-onprem")
+    (trust,) = trusts_from_policy(policy)
+    assert trust.subjects == ["CN=onprem-01.acme.example", "O=Acme"]
+    assert trust.conditions == {"aws:SourceArn": [ANCHOR]}
+    assert findings_for("aws", [trust]) == []
+
+
+@pytest.mark.parametrize(
+    ("condition", "why"),
+    [
+        ({"ArnEquals": {"aws:SourceArn": ANCHOR}}, "no x509Subject condition"),
+        ({"StringEquals": {"aws:PrincipalTag/x509Subject/CN": "onprem-01"}}, "no aws:SourceArn condition"),
+        (
+            {"StringLike": {"aws:PrincipalTag/x509Subject/CN": "*"}, "ArnLike": {"aws:SourceArn": ANCHOR}},
+            "no x509Subject condition",
+        ),
+        (
+            {
+                "StringEquals": {"aws:PrincipalTag/x509Subject/CN": "onprem-01"},
+                "ArnLike": {"aws:SourceArn": "arn:aws:rolesanywhere:*:123456789012:trust-anchor/*"},
+            },
+            "no aws:SourceArn condition",
+        ),
+    ],
+)
+def test_aws_roles_anywhere_trust_pinning_only_subject_or_only_anchor_is_flagged_medium(
+    condition: dict[str, Any], why: str
+) -> None:
+    (finding,) = findings_for("aws", trusts_from_policy(ra_policy(condition)))
+    assert finding.severity == Severity.MEDIUM and why in finding.message
+
+
+def test_aws_roles_anywhere_if_exists_conditions_pin_nothing() -> None:
+    condition = {
+        "StringEqualsIfExists": {"aws:PrincipalTag/x509Subject/CN": "onprem-01"},
+        "ArnEqualsIfExists": {"aws:SourceArn": ANCHOR},
+    }
+    (trust,) = trusts_from_policy(ra_policy(condition))
+    assert trust.subjects is None
+    assert findings_for("aws", [trust])[0].severity == Severity.HIGH
+
+
 # -- GCP ------------------------------------------------------------------------------------------
 
 GCP_PROVIDER: dict[str, Any] = {
