@@ -76,7 +76,7 @@ RateLimitOpt = Annotated[
     typer.Option("--rate-limit", help="Requests per second per provider, e.g. aws=10 (repeatable)."),
 ]
 ConcurrencyOpt = Annotated[
-    int | None, typer.Option("--concurrency", min=1, max=64, help="Scopes scanned at once (default 8).")
+    int | None, typer.Option("--concurrency", min=1, max=64, help="Scopes scanned at once (default 32).")
 ]
 
 

@@ -84,7 +84,7 @@ class Config(_Strict):
     scopes: ScopeFilter = Field(default_factory=ScopeFilter)
     exceptions: list[ExceptionRule] = Field(default_factory=list)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    concurrency: int = Field(default=8, ge=1, le=64)
+    concurrency: int = Field(default=32, ge=1, le=64)
     rate_limits: dict[str, float] = Field(
         default_factory=dict, description="Requests per second per provider, e.g. {aws: 10}."
     )

@@ -1,11 +1,12 @@
 """A request-rate cap per API quota holder (token bucket).
 
-Providers' throttling limits are per account (AWS IAM/STS), project (GCP), tenant or subscription
-(Azure), cluster (Kubernetes) or server (Vault), and a scan that eats them breaks production
+Providers' throttling limits are per account (AWS IAM/STS), quota project (GCP), tenant or
+subscription (Azure), cluster (Kubernetes) or server (Vault), and a scan that eats them breaks production
 autoscaling (ScoutSuite issue 91). Every provider call passes through ``CallLog``, which first takes
 a token from the bucket of its scope, so each account sees at most the configured rate however many
 threads scan it, while twenty accounts scan twenty times faster than one shared bucket would allow.
-Vault scopes are namespaces of one server and share one bucket per provider.
+Vault scopes (namespaces of one server) and GCP scopes (requests count against the caller's quota
+project) share one bucket per provider.
 """
 
 from __future__ import annotations
@@ -73,8 +74,9 @@ def configure(rates: dict[str, float]) -> None:
         _buckets.clear()
 
 
-# Providers whose scopes share one server, so one quota: their scopes share a bucket.
-SHARED_QUOTA = frozenset({"vault"})
+# Providers whose scopes share one quota, so one bucket: Vault namespaces live on one server, and
+# Google charges API requests to the caller's quota project, not to the project being read.
+SHARED_QUOTA = frozenset({"vault", "gcp"})
 
 
 def bucket(provider: str, scope: str | None = None) -> TokenBucket:
