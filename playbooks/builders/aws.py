@@ -16,6 +16,7 @@ from ..actions import aws as act
 from ..model import Check, Step, Target
 from ..planner import Built, Skip, observe_into
 from .delivery import known_location, plan_delivery
+from .steps import aws_deactivate_key_step, aws_delete_old_key_step, delete_after_step, notify_first
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -111,7 +112,7 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
     deliver_call, deliver_rollback = delivery.api_call, delivery.rollback
 
     arn = _user_arn(ctx, user)
-    group, later = f"{t}:rotate", f"{t}:delete"
+    group = f"{t}:rotate"
     new_key = f"${{{t}.create.access_key_id}}"
     steps = [
         Step(
@@ -149,15 +150,12 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
             },
             rollback="none needed (read-only)",
         ),
-        Step(
-            id=f"{t}.deactivate",
-            stage="deactivate",
+        aws_deactivate_key_step(
+            t,
+            finding.credential.uid,
+            user,
+            key_id,
             group=group,
-            action="aws.set-access-key-status",
-            target=finding.credential.uid,
-            api_call=f"iam:UpdateAccessKey UserName={user} AccessKeyId={key_id} Status=Inactive",
-            params={"user": user, "key_id": key_id, "status": "Inactive"},
-            rollback=f"iam:UpdateAccessKey UserName={user} AccessKeyId={key_id} Status=Active",
             requires=[
                 Check(
                     id=f"{t}.new-key-active",
@@ -168,34 +166,7 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
                 )
             ],
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=later,
-            manual=True,
-            action="aws.delete-access-key",
-            target=finding.credential.uid,
-            api_call=f"iam:DeleteAccessKey UserName={user} AccessKeyId={key_id}",
-            params={"user": user, "key_id": key_id},
-            rollback=None,
-            not_before={"after": f"{t}.deactivate", "days": req.delete_after_days},
-            requires=[
-                Check(
-                    id=f"{t}.old-key-inactive",
-                    observe="aws.access-key",
-                    params={"user": user, "key_id": key_id},
-                    expect={"exists": True, "status": "Inactive"},
-                    text=f"access key {key_id} is still Inactive (nobody re-activated it)",
-                ),
-                Check(
-                    id=f"{t}.old-key-unused",
-                    observe="aws.key-last-used",
-                    params={"key_id": key_id, "since": f"${{{t}.deactivate.at}}"},
-                    expect={"used_after": False},
-                    text=f"access key {key_id} was not used since it was deactivated",
-                ),
-            ],
-        ),
+        aws_delete_old_key_step(t, finding.credential.uid, user, key_id, req.delete_after_days),
     ]
     return Built(target=_target(finding, identity), checks=checks, steps=steps)
 
@@ -241,11 +212,7 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
         raise Skip(f"user {user} is already quarantined")
     checks.append(quarantine)
 
-    steps: list[Step] = []
-    first_gate = None
-    if req.notify_webhook:
-        steps.append(_notify_step(req, t, finding, identity, next_stage="disable"))
-        first_gate = {"after": f"{t}.notify", "days": req.notice_days}
+    steps, first_gate = notify_first(req, t, finding, identity)
     steps += [
         Step(
             id=f"{t}.disable-keys",
@@ -270,17 +237,15 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
             params={"user": user, "policy_name": act.QUARANTINE_POLICY},
             rollback=f"iam:DeleteUserPolicy UserName={user} PolicyName={act.QUARANTINE_POLICY}",
         ),
-        Step(
-            id=f"{t}.delete-keys",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete-keys",
+            after="quarantine",
+            days=req.delete_after_days,
             action="aws.delete-user-keys",
             target=finding.identity.uid,
             api_call=f"iam:DeleteAccessKey UserName={user} for {', '.join(keys) or 'no key'}",
             params={"user": user, "key_ids": keys},
-            rollback=None,
-            not_before={"after": f"{t}.quarantine", "days": req.delete_after_days},
             requires=[
                 Check(
                     id=f"{t}.unused-{k}",

@@ -17,6 +17,7 @@ from ..model import Check, Step
 from ..planner import Built, Skip, observe_into
 from .aws import _target
 from .delivery import deliver_step, known_location, plan_delivery
+from .steps import delete_after_step, notify_first
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -106,25 +107,21 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
             },
             rollback="none needed (read-only)",
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete",
+            after="verify",
+            days=req.delete_after_days,
             action="azure.remove-password",
             target=finding.credential.uid,
             api_call=f"POST /v1.0/applications/{object_id}/removePassword {{keyId: {key_id}}}",
             params={**base, "key_id": key_id},
-            rollback=None,
-            not_before={"after": f"{t}.verify", "days": req.delete_after_days},
         ),
     ]
     return Built(target=_target(finding, identity), checks=[secret_check, all_check, delivery.check], steps=steps)
 
 
 def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
-    from .aws import _notify_step
-
     tenant, app_id = act.parse_uid(finding.identity.uid)
     conn = ctx.plan.connections.setdefault("azure", {})
     if conn.setdefault("tenant", tenant) != tenant:
@@ -161,11 +158,7 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
             raise Skip(f"client secret {key_id} is inside the {req.grace_days}-day grace period")
         checks.append(c)
     object_id = facts["object_id"]
-    steps: list[Step] = []
-    gate = None
-    if req.notify_webhook:
-        steps.append(_notify_step(req, t, finding, identity, next_stage="disable"))
-        gate = {"after": f"{t}.notify", "days": req.notice_days}
+    steps, gate = notify_first(req, t, finding, identity)
     steps += [
         Step(
             id=f"{t}.disable",
@@ -179,17 +172,15 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
             rollback=f"PATCH /v1.0/servicePrincipals/{object_id} {{accountEnabled: true}}",
             not_before=gate,
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete",
+            after="disable",
+            days=req.delete_after_days,
             action="azure.remove-passwords",
             target=finding.identity.uid,
             api_call=f"POST /v1.0/applications/<app>/removePassword for {', '.join(key_ids) or 'no secret'}",
             params={**base, "key_ids": key_ids},
-            rollback=None,
-            not_before={"after": f"{t}.disable", "days": req.delete_after_days},
             requires=[
                 Check(
                     id=f"{t}.still-disabled",

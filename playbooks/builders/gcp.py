@@ -13,6 +13,7 @@ from ..model import Check, Step
 from ..planner import Built, Skip, observe_into
 from .aws import _target
 from .delivery import deliver_step, known_location, plan_delivery
+from .steps import delete_after_step, notify_first
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -114,17 +115,15 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
                 )
             ],
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete",
+            after="deactivate",
+            days=req.delete_after_days,
             action="gcp.delete-sa-key",
             target=finding.credential.uid,
             api_call=f"iam.DeleteServiceAccountKey {name}/keys/{key_id}",
             params={**base, "key_id": key_id},
-            rollback=None,
-            not_before={"after": f"{t}.deactivate", "days": req.delete_after_days},
             requires=[
                 Check(
                     id=f"{t}.old-key-disabled",
@@ -144,8 +143,6 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
 
 
 def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
-    from .aws import _notify_step
-
     project, email = act.parse_uid(finding.identity.uid)
     base = {"project": project, "email": email}
     sa_check = Check(id=f"{t}.sa", observe="gcp.sa", params=base, invariant=True, until=f"{t}.delete", text="")
@@ -175,11 +172,7 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
             raise Skip(f"key {key_id} of {email} is inside the {req.grace_days}-day grace period")
         checks.append(c)
     name = f"projects/{project}/serviceAccounts/{email}"
-    steps: list[Step] = []
-    gate = None
-    if req.notify_webhook:
-        steps.append(_notify_step(req, t, finding, identity, next_stage="disable"))
-        gate = {"after": f"{t}.notify", "days": req.notice_days}
+    steps, gate = notify_first(req, t, finding, identity)
     steps += [
         Step(
             id=f"{t}.disable",
@@ -193,17 +186,15 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
             rollback=f"iam.EnableServiceAccount name={name}",
             not_before=gate,
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete",
+            after="disable",
+            days=req.delete_after_days,
             action="gcp.delete-sa-keys",
             target=finding.identity.uid,
             api_call=f"iam.DeleteServiceAccountKey for {', '.join(keys) or 'no key'} of {name}",
             params={**base, "key_ids": keys},
-            rollback=None,
-            not_before={"after": f"{t}.disable", "days": req.delete_after_days},
             requires=[
                 Check(
                     id=f"{t}.still-disabled",

@@ -18,6 +18,7 @@ from ..model import Check, Step
 from ..planner import Built, Skip, observe_into
 from .aws import _target
 from .delivery import deliver_step, plan_delivery
+from .steps import delete_after_step, notify_first
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -132,17 +133,15 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
             params={"namespace": ns, "name": secret},
             rollback=f"PATCH: remove the {act.INVALID_LABEL} label",
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete",
+            after="deactivate",
+            days=req.delete_after_days,
             action="k8s.delete-secret",
             target=finding.credential.uid,
             api_call=f"DELETE /api/v1/namespaces/{ns}/secrets/{secret}",
             params={"namespace": ns, "name": secret},
-            rollback=None,
-            not_before={"after": f"{t}.deactivate", "days": req.delete_after_days},
             requires=[
                 Check(
                     id=f"{t}.token-unused",
@@ -160,8 +159,6 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
 
 
 def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: Identity | None) -> Built:
-    from .aws import _notify_step
-
     context, ns, sa = act.parse_uid(finding.identity.uid)
     conn = ctx.plan.connections.setdefault("kubernetes", {})
     if conn.setdefault("context", context) != context:
@@ -183,11 +180,7 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
     bindings_check = Check(id=f"{t}.bindings", observe="k8s.sa-bindings", params={"namespace": ns, "name": sa}, text="")
     bindings = observe_into(ctx, bindings_check, ["bindings"])["bindings"]
     bindings_check.text = f"{ns}/{sa} is a subject of exactly: {', '.join(bindings) or 'no binding'}"
-    steps: list[Step] = []
-    gate = None
-    if req.notify_webhook:
-        steps.append(_notify_step(req, t, finding, identity, next_stage="disable"))
-        gate = {"after": f"{t}.notify", "days": req.notice_days}
+    steps, gate = notify_first(req, t, finding, identity)
     steps += [
         Step(
             id=f"{t}.disable",
@@ -204,17 +197,15 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
             rollback="re-add exactly the removed subjects / re-create the deleted bindings (recorded in the journal)",
             not_before=gate,
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete",
+            after="disable",
+            days=req.delete_after_days,
             action="k8s.delete-service-account",
             target=finding.identity.uid,
             api_call=f"DELETE /api/v1/namespaces/{ns}/serviceaccounts/{sa} (its legacy token Secrets go with it)",
             params={"namespace": ns, "name": sa},
-            rollback=None,
-            not_before={"after": f"{t}.disable", "days": req.delete_after_days},
             requires=[
                 Check(
                     id=f"{t}.still-unbound",

@@ -31,6 +31,7 @@ from ..actions import aws_federation as fed
 from ..model import Check, PlanError, Step
 from ..planner import Built, Skip, observe_into
 from .aws import _account_check, _target
+from .steps import aws_deactivate_key_step, aws_delete_old_key_step, aws_old_key_quiet_check, consumer_config_step
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -146,7 +147,7 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
 
     region = ctx.connection("aws").get("region") or "us-east-1"
     snippet = aws_snippet(role_arn, region, consumer)
-    group, retire, later = f"{t}:migrate", f"{t}:retire", f"{t}:delete"
+    group, retire = f"{t}:migrate", f"{t}:retire"
     role_params = {
         "role_name": role_name,
         "trust_policy": policy,
@@ -188,66 +189,30 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
             params=role_params,
             rollback=f"iam:DeleteRole {role_name} (after removing its policies) if this plan created it",
         ),
-        Step(
-            id=f"{t}.permissions",
-            stage="create",
-            group=group,
-            action="awsfed.copy-permissions",
-            target=role_arn,
-            api_call=(
-                f"iam:AttachRolePolicy {role_name} for {', '.join(perms['managed']) or 'no managed policy'}; "
-                f"iam:PutRolePolicy {role_name} for {', '.join(perms['inline']) or 'no inline policy'}"
-            ),
-            params=perm_params,
-            rollback="iam:DetachRolePolicy / iam:DeleteRolePolicy for exactly what this step added",
-        ),
-        Step(
-            id=f"{t}.verify",
-            stage="verify",
-            group=group,
-            action="awsfed.verify-role",
-            target=role_arn,
-            api_call=f"iam:GetRole, iam:ListAttachedRolePolicies, iam:GetRolePolicy {role_name}: compare with the plan",
-            params={**perm_params, "trust_policy": policy},
-            rollback="none needed (read-only)",
-        ),
-        Step(
-            id=f"{t}.consumer",
-            stage="deliver",
-            group=group,
-            action="migrate.consumer-config",
+        _copy_permissions_step(t, group, role_arn, role_name, perms, perm_params),
+        _verify_role_step(t, group, role_arn, role_name, perm_params, policy),
+        consumer_config_step(
+            t,
+            group,
             target=consumer.spec,
             api_call=f"write the {consumer.kind} snippet naming {role_arn}"
             + (f" to {req.snippet_path}" if getattr(req, "snippet_path", None) else " (printed with the plan)"),
-            params={
-                "target": "aws-role",
-                "consumer": consumer.spec,
-                "role_arn": role_arn,
-                "format": "yaml",
-                "snippet": snippet,
-                "path": getattr(req, "snippet_path", None),
-            },
-            rollback="remove the snippet file if this step wrote it",
+            kind="aws-role",
+            consumer=consumer.spec,
+            role_arn=role_arn,
+            snippet=snippet,
+            path=getattr(req, "snippet_path", None),
         ),
-        Step(
-            id=f"{t}.deactivate",
-            stage="deactivate",
+        aws_deactivate_key_step(
+            t,
+            finding.credential.uid,
+            user,
+            key_id,
             group=retire,
             manual=True,
-            action="aws.set-access-key-status",
-            target=finding.credential.uid,
-            api_call=f"iam:UpdateAccessKey UserName={user} AccessKeyId={key_id} Status=Inactive",
-            params={"user": user, "key_id": key_id, "status": "Inactive"},
-            rollback=f"iam:UpdateAccessKey UserName={user} AccessKeyId={key_id} Status=Active",
             not_before={"after": f"{t}.verify", "days": getattr(req, "verify_days", 7)},
             requires=[
-                Check(
-                    id=f"{t}.old-key-quiet",
-                    observe="aws.key-last-used",
-                    params={"key_id": key_id, "since": f"${{{t}.verify.at}}"},
-                    expect={"used_after": False},
-                    text=f"access key {key_id} was not used since the role was verified (consumers moved)",
-                ),
+                aws_old_key_quiet_check(t, key_id, "consumers moved"),
                 Check(
                     id=f"{t}.role-intact",
                     observe="awsfed.role",
@@ -257,36 +222,48 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
                 ),
             ],
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=later,
-            manual=True,
-            action="aws.delete-access-key",
-            target=finding.credential.uid,
-            api_call=f"iam:DeleteAccessKey UserName={user} AccessKeyId={key_id}",
-            params={"user": user, "key_id": key_id},
-            rollback=None,
-            not_before={"after": f"{t}.deactivate", "days": req.delete_after_days},
-            requires=[
-                Check(
-                    id=f"{t}.old-key-inactive",
-                    observe="aws.access-key",
-                    params={"user": user, "key_id": key_id},
-                    expect={"exists": True, "status": "Inactive"},
-                    text=f"access key {key_id} is still Inactive (nobody re-activated it)",
-                ),
-                Check(
-                    id=f"{t}.old-key-unused",
-                    observe="aws.key-last-used",
-                    params={"key_id": key_id, "since": f"${{{t}.deactivate.at}}"},
-                    expect={"used_after": False},
-                    text=f"access key {key_id} was not used since it was deactivated",
-                ),
-            ],
-        ),
+        aws_delete_old_key_step(t, finding.credential.uid, user, key_id, req.delete_after_days),
     ]
     return Built(target=_target(finding, identity), checks=checks, steps=steps)
+
+
+def _copy_permissions_step(
+    t: str, group: str, role_arn: str, role_name: str, perms: dict[str, Any], perm_params: dict[str, Any]
+) -> Step:
+    """Give the new role exactly the user's effective permissions (both AWS migrations).
+
+    The api_call lists every managed and inline policy so the reviewer sees what the role will be able
+    to do; the rollback removes only what this step added.
+    """
+    return Step(
+        id=f"{t}.permissions",
+        stage="create",
+        group=group,
+        action="awsfed.copy-permissions",
+        target=role_arn,
+        api_call=(
+            f"iam:AttachRolePolicy {role_name} for {', '.join(perms['managed']) or 'no managed policy'}; "
+            f"iam:PutRolePolicy {role_name} for {', '.join(perms['inline']) or 'no inline policy'}"
+        ),
+        params=perm_params,
+        rollback="iam:DetachRolePolicy / iam:DeleteRolePolicy for exactly what this step added",
+    )
+
+
+def _verify_role_step(
+    t: str, group: str, role_arn: str, role_name: str, perm_params: dict[str, Any], policy: dict[str, Any]
+) -> Step:
+    """Read the role back and compare its policies and trust with the plan before retiring the key."""
+    return Step(
+        id=f"{t}.verify",
+        stage="verify",
+        group=group,
+        action="awsfed.verify-role",
+        target=role_arn,
+        api_call=f"iam:GetRole, iam:ListAttachedRolePolicies, iam:GetRolePolicy {role_name}: compare with the plan",
+        params={**perm_params, "trust_policy": policy},
+        rollback="none needed (read-only)",
+    )
 
 
 def snippet_of(plan_json: str) -> list[str]:
@@ -494,19 +471,7 @@ def migrate_roles_anywhere(
             params=role_params,
             rollback=f"iam:DeleteRole {role_name} (after removing its policies) if this plan created it",
         ),
-        Step(
-            id=f"{t}.permissions",
-            stage="create",
-            group=group,
-            action="awsfed.copy-permissions",
-            target=role_arn,
-            api_call=(
-                f"iam:AttachRolePolicy {role_name} for {', '.join(perms['managed']) or 'no managed policy'}; "
-                f"iam:PutRolePolicy {role_name} for {', '.join(perms['inline']) or 'no inline policy'}"
-            ),
-            params=perm_params,
-            rollback="iam:DetachRolePolicy / iam:DeleteRolePolicy for exactly what this step added",
-        ),
+        _copy_permissions_step(t, group, role_arn, role_name, perms, perm_params),
         Step(
             id=f"{t}.profile",
             stage="create",
@@ -522,79 +487,33 @@ def migrate_roles_anywhere(
             params=profile_params,
             rollback="rolesanywhere:DeleteProfile if this plan created it",
         ),
-        Step(
-            id=f"{t}.verify",
-            stage="verify",
-            group=group,
-            action="awsfed.verify-role",
-            target=role_arn,
-            api_call=f"iam:GetRole, iam:ListAttachedRolePolicies, iam:GetRolePolicy {role_name}: compare with the plan",
-            params={**perm_params, "trust_policy": policy},
-            rollback="none needed (read-only)",
-        ),
-        Step(
-            id=f"{t}.consumer",
-            stage="deliver",
-            group=group,
-            action="migrate.consumer-config",
+        _verify_role_step(t, group, role_arn, role_name, perm_params, policy),
+        consumer_config_step(
+            t,
+            group,
             target=consumer.spec,
             api_call="write the aws_signing_helper credential_process profile for the host"
             + (f" to {req.snippet_path}" if req.snippet_path else " (printed with the plan)"),
-            params={
-                "target": "aws-roles-anywhere",
-                "consumer": consumer.spec,
-                "role_arn": role_arn,
-                "format": "yaml",
-                "snippet": snippet,
-                "path": req.snippet_path,
-                "substitute": {
-                    ANCHOR_ARN: f"${{{t}.anchor.trust_anchor_arn}}",
-                    PROFILE_ARN: f"${{{t}.profile.profile_arn}}",
-                },
+            kind="aws-roles-anywhere",
+            consumer=consumer.spec,
+            role_arn=role_arn,
+            snippet=snippet,
+            path=req.snippet_path,
+            substitute={
+                ANCHOR_ARN: f"${{{t}.anchor.trust_anchor_arn}}",
+                PROFILE_ARN: f"${{{t}.profile.profile_arn}}",
             },
-            rollback="remove the snippet file if this step wrote it",
         ),
-        Step(
-            id=f"{t}.deactivate",
-            stage="deactivate",
+        aws_deactivate_key_step(
+            t,
+            finding.credential.uid,
+            user,
+            key_id,
             group=f"{t}:retire",
             manual=True,
-            action="aws.set-access-key-status",
-            target=finding.credential.uid,
-            api_call=f"iam:UpdateAccessKey UserName={user} AccessKeyId={key_id} Status=Inactive",
-            params={"user": user, "key_id": key_id, "status": "Inactive"},
-            rollback=f"iam:UpdateAccessKey UserName={user} AccessKeyId={key_id} Status=Active",
             not_before={"after": f"{t}.verify", "days": req.verify_days},
-            requires=[
-                Check(
-                    id=f"{t}.old-key-quiet",
-                    observe="aws.key-last-used",
-                    params={"key_id": key_id, "since": f"${{{t}.verify.at}}"},
-                    expect={"used_after": False},
-                    text=f"access key {key_id} was not used since the role was verified (the host moved)",
-                ),
-            ],
+            requires=[aws_old_key_quiet_check(t, key_id, "the host moved")],
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
-            action="aws.delete-access-key",
-            target=finding.credential.uid,
-            api_call=f"iam:DeleteAccessKey UserName={user} AccessKeyId={key_id}",
-            params={"user": user, "key_id": key_id},
-            rollback=None,
-            not_before={"after": f"{t}.deactivate", "days": req.delete_after_days},
-            requires=[
-                Check(
-                    id=f"{t}.old-key-inactive",
-                    observe="aws.access-key",
-                    params={"user": user, "key_id": key_id},
-                    expect={"exists": True, "status": "Inactive"},
-                    text=f"access key {key_id} is still Inactive (nobody re-activated it)",
-                ),
-            ],
-        ),
+        aws_delete_old_key_step(t, finding.credential.uid, user, key_id, req.delete_after_days, check_unused=False),
     ]
     return Built(target=_target(finding, identity), checks=checks, steps=steps)

@@ -25,6 +25,7 @@ from ..actions.azure import parse_uid
 from ..model import Check, PlanError, Step
 from ..planner import Built, Skip, observe_into
 from .aws import _target
+from .steps import consumer_config_step, delete_after_step, unused_since_verify_check
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -141,46 +142,45 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
             params=params,
             rollback="none needed (read-only)",
         ),
-        Step(
-            id=f"{t}.consumer",
-            stage="deliver",
-            group=group,
-            action="migrate.consumer-config",
+        consumer_config_step(
+            t,
+            group,
             target=consumer.spec,
             api_call=f"write the {consumer.kind} snippet naming client id {app_id} (printed with the plan)",
-            params={
-                "target": "azure-federated-credential",
-                "consumer": consumer.spec,
-                "role_arn": f"{app_id} federatedIdentityCredentials/{name}",
-                "format": "yaml",
-                "snippet": snippet,
-                "path": req.snippet_path,
-            },
-            rollback="remove the snippet file if this step wrote it",
+            kind="azure-federated-credential",
+            consumer=consumer.spec,
+            role_arn=f"{app_id} federatedIdentityCredentials/{name}",
+            snippet=snippet,
+            path=req.snippet_path,
         ),
-        Step(
-            id=f"{t}.remove-secret",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
-            action="azure.remove-password",
-            target=cred.uid,
-            api_call=f"POST /v1.0/applications/<object id of {app_id}>/removePassword {{keyId: {cred.id}}}",
-            params={"app_id": app_id, "key_id": cred.id},
-            rollback=None,
-            not_before={"after": f"{t}.verify", "days": req.verify_days},
-            requires=[
-                Check(
-                    id=f"{t}.old-secret-unused",
-                    observe="usage.unused-in-report",
-                    params={"credential_uid": cred.uid, "since": f"${{{t}.verify.at}}"},
-                    expect={"fresh": True, "usage_known": True, "used_after": False},
-                    text=f"a scan made after the migration shows client secret {cred.id} unused since",
-                )
-            ],
-        ),
+        _remove_secret_step(t, cred.uid, cred.id, app_id, req.verify_days),
     ]
     return Built(target=_target(finding, identity), checks=[fic_check, secret_check], steps=steps)
+
+
+def _remove_secret_step(t: str, cred_uid: str, key_id: str, app_id: str, days: int) -> Step:
+    """Remove the old client secret once a fresh scan shows it unused since the migration was verified.
+
+    Both Azure migrations (federated credential and managed identity) retire the secret the same way.
+    """
+    return delete_after_step(
+        t,
+        "remove-secret",
+        after="verify",
+        days=days,
+        action="azure.remove-password",
+        target=cred_uid,
+        api_call=f"POST /v1.0/applications/<object id of {app_id}>/removePassword {{keyId: {key_id}}}",
+        params={"app_id": app_id, "key_id": key_id},
+        requires=[
+            unused_since_verify_check(
+                t,
+                "old-secret-unused",
+                cred_uid,
+                f"a scan made after the migration shows client secret {key_id} unused since",
+            )
+        ],
+    )
 
 
 def github_mi_snippet(client_id: str, tenant: str, subscription: str, environment: str | None) -> str:
@@ -376,44 +376,18 @@ def migrate_mi(req: PlanRequest, ctx: Context, t: str, finding: Finding, identit
             params=fic_params,
             rollback="none needed (read-only)",
         ),
-        Step(
-            id=f"{t}.consumer",
-            stage="deliver",
-            group=group_id,
-            action="migrate.consumer-config",
+        consumer_config_step(
+            t,
+            group_id,
             target=consumer.spec,
             api_call=f"write the {consumer.kind} snippet naming the managed identity's client id {mi['client_id']}",
-            params={
-                "target": "azure-mi",
-                "consumer": consumer.spec,
-                "role_arn": base,
-                "format": "yaml",
-                "snippet": snippet,
-                "path": req.snippet_path,
-            },
-            rollback="remove the snippet file if this step wrote it",
+            kind="azure-mi",
+            consumer=consumer.spec,
+            role_arn=base,
+            snippet=snippet,
+            path=req.snippet_path,
         ),
-        Step(
-            id=f"{t}.remove-secret",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
-            action="azure.remove-password",
-            target=cred.uid,
-            api_call=f"POST /v1.0/applications/<object id of {app_id}>/removePassword {{keyId: {cred.id}}}",
-            params={"app_id": app_id, "key_id": cred.id},
-            rollback=None,
-            not_before={"after": f"{t}.verify", "days": req.verify_days},
-            requires=[
-                Check(
-                    id=f"{t}.old-secret-unused",
-                    observe="usage.unused-in-report",
-                    params={"credential_uid": cred.uid, "since": f"${{{t}.verify.at}}"},
-                    expect={"fresh": True, "usage_known": True, "used_after": False},
-                    text=f"a scan made after the migration shows client secret {cred.id} unused since",
-                )
-            ],
-        ),
+        _remove_secret_step(t, cred.uid, cred.id, app_id, req.verify_days),
     ]
     return Built(
         target=_target(finding, identity),

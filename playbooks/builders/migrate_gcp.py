@@ -27,6 +27,7 @@ from ..actions.gcp import parse_uid
 from ..model import Check, Step
 from ..planner import Built, Skip, observe_into
 from .aws import _target
+from .steps import consumer_config_step, delete_after_step, unused_since_verify_check
 
 if TYPE_CHECKING:
     from ..migrate import Consumer, MigrateRequest
@@ -167,22 +168,16 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
             params=state,
             rollback="none needed (read-only)",
         ),
-        Step(
-            id=f"{t}.consumer",
-            stage="deliver",
-            group=group,
-            action="migrate.consumer-config",
+        consumer_config_step(
+            t,
+            group,
             target=consumer.spec,
             api_call=f"write the GitHub Actions step naming {provider} (printed with the plan)",
-            params={
-                "target": "gcp-wif",
-                "consumer": consumer.spec,
-                "role_arn": provider,
-                "format": "yaml",
-                "snippet": snippet,
-                "path": req.snippet_path,
-            },
-            rollback="remove the snippet file if this step wrote it",
+            kind="gcp-wif",
+            consumer=consumer.spec,
+            role_arn=provider,
+            snippet=snippet,
+            path=req.snippet_path,
         ),
         *_retire(req, t, cred.uid, cred.id, project, email),
     ]
@@ -216,26 +211,20 @@ def _retire(req: MigrateRequest, t: str, cred_uid: str, key_id: str, project: st
             rollback=f"EnableServiceAccountKey {email} key {key_id}",
             not_before={"after": f"{t}.verify", "days": req.verify_days},
             requires=[
-                Check(
-                    id=f"{t}.old-key-unused",
-                    observe="usage.unused-in-report",
-                    params={"credential_uid": cred_uid, "since": f"${{{t}.verify.at}}"},
-                    expect={"fresh": True, "usage_known": True, "used_after": False},
-                    text=f"a scan made after the migration shows key {key_id} unused since",
+                unused_since_verify_check(
+                    t, "old-key-unused", cred_uid, f"a scan made after the migration shows key {key_id} unused since"
                 )
             ],
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete",
+            after="deactivate",
+            days=req.delete_after_days,
             action="gcp.delete-sa-key",
             target=cred_uid,
             api_call=f"DeleteServiceAccountKey {email} key {key_id}",
             params={"project": project, "email": email, "key_id": key_id},
-            rollback=None,
-            not_before={"after": f"{t}.deactivate", "days": req.delete_after_days},
         ),
     ]
 
@@ -296,22 +285,16 @@ def _gke(
             params=state,
             rollback="none needed (read-only)",
         ),
-        Step(
-            id=f"{t}.consumer",
-            stage="deliver",
-            group=group,
-            action="migrate.consumer-config",
+        consumer_config_step(
+            t,
+            group,
             target=consumer.spec,
             api_call=f"write the Kubernetes ServiceAccount annotated with {email} (printed with the plan)",
-            params={
-                "target": "gcp-wif",
-                "consumer": consumer.spec,
-                "role_arn": email,
-                "format": "yaml",
-                "snippet": gke_snippet(consumer, email),
-                "path": req.snippet_path,
-            },
-            rollback="remove the snippet file if this step wrote it",
+            kind="gcp-wif",
+            consumer=consumer.spec,
+            role_arn=email,
+            snippet=gke_snippet(consumer, email),
+            path=req.snippet_path,
         ),
         *_retire(req, t, cred.uid, cred.id, project, email),
     ]

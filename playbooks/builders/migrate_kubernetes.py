@@ -25,6 +25,7 @@ from ..actions.kubernetes import parse_uid
 from ..model import Check, Step
 from ..planner import Built, Skip, observe_into
 from .aws import _target
+from .steps import consumer_config_step, delete_after_step, unused_since_verify_check
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -118,22 +119,16 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
         sort_keys=False,
     )
     steps.append(
-        Step(
-            id=f"{t}.consumer",
-            stage="deliver",
-            group=group,
-            action="migrate.consumer-config",
+        consumer_config_step(
+            t,
+            group,
             target=req.consumer or f"{ns}/{sa}",
             api_call="write the projected-volume and TokenRequest snippet (printed with the plan)",
-            params={
-                "target": "k8s-projected-token",
-                "consumer": req.consumer,
-                "role_arn": f"system:serviceaccount:{ns}:{sa}",
-                "format": "yaml",
-                "snippet": snippet,
-                "path": req.snippet_path,
-            },
-            rollback="remove the snippet file if this step wrote it",
+            kind="k8s-projected-token",
+            consumer=req.consumer,
+            role_arn=f"system:serviceaccount:{ns}:{sa}",
+            snippet=snippet,
+            path=req.snippet_path,
         )
     )
     steps.append(
@@ -168,26 +163,23 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
                     expect={"workloads": [], "pods": []},
                     text=f"no workload or pod mounts Secret {ns}/{secret}",
                 ),
-                Check(
-                    id=f"{t}.old-token-unused",
-                    observe="usage.unused-in-report",
-                    params={"credential_uid": cred.uid, "since": f"${{{t}.verify.at}}"},
-                    expect={"fresh": True, "usage_known": True, "used_after": False},
-                    text=f"a scan made after the migration shows legacy token {secret} unused since",
+                unused_since_verify_check(
+                    t,
+                    "old-token-unused",
+                    cred.uid,
+                    f"a scan made after the migration shows legacy token {secret} unused since",
                 ),
             ],
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete",
+            after="deactivate",
+            days=req.delete_after_days,
             action="k8sfed.delete-legacy-token",
             target=cred.uid,
             api_call=f"DELETE /api/v1/namespaces/{ns}/secrets/{secret}",
             params={"namespace": ns, "name": secret},
-            rollback=None,
-            not_before={"after": f"{t}.deactivate", "days": req.delete_after_days},
             requires=[
                 Check(
                     id=f"{t}.still-invalid",

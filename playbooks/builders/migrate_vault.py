@@ -31,6 +31,7 @@ from ..model import Check, PlanError, Step
 from ..planner import Built, Skip, observe_into
 from .aws import _target
 from .delivery import plan_delivery
+from .steps import consumer_config_step, delete_after_step, unused_since_verify_check
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -196,48 +197,19 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
             },
             rollback="none needed (the test token is revoked)",
         ),
-        Step(
-            id=f"{t}.consumer",
-            stage="deliver",
-            group=group,
-            action="migrate.consumer-config",
+        consumer_config_step(
+            t,
+            group,
             target=req.consumer or spec,
             api_call="write the Vault Agent auto-auth stanza (printed with the plan)",
-            params={
-                "target": "vault-approle",
-                "consumer": req.consumer,
-                "role_arn": f"auth/{mount}/role/{name}",
-                "format": "json",
-                "snippet": snippet,
-                "path": req.snippet_path,
-            },
-            rollback="remove the snippet file if this step wrote it",
+            kind="vault-approle",
+            consumer=req.consumer,
+            role_arn=f"auth/{mount}/role/{name}",
+            fmt="json",
+            snippet=snippet,
+            path=req.snippet_path,
         ),
-        Step(
-            id=f"{t}.revoke",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
-            action="vaultfed.revoke-token",
-            target=cred.uid,
-            api_call=(
-                f"POST auth/token/revoke-accessor {{accessor: {accessor}}} (final: Vault tokens cannot be disabled)"
-            ),
-            params={"accessor": accessor},
-            rollback=None,
-            not_before={"after": f"{t}.verify", "days": req.verify_days},
-            requires=[
-                Check(
-                    id=f"{t}.old-token-unused",
-                    observe="usage.unused-in-report",
-                    params={"credential_uid": cred.uid, "since": f"${{{t}.verify.at}}"},
-                    expect={"fresh": True, "usage_known": True, "used_after": False},
-                    text=(
-                        f"a scan made after the migration (NHIWARDEN_FRESH_REPORT) shows token {accessor} unused since"
-                    ),
-                ),
-            ],
-        ),
+        _revoke_step(t, cred.uid, accessor, req.verify_days),
     ]
     return Built(
         target=_target(finding, identity), checks=[token_check, mount_check, role_check, delivery.check], steps=steps
@@ -245,24 +217,21 @@ def migrate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: 
 
 
 def _revoke_step(t: str, cred_uid: str, accessor: str, days: int) -> Step:
-    return Step(
-        id=f"{t}.revoke",
-        stage="delete",
-        group=f"{t}:delete",
-        manual=True,
+    return delete_after_step(
+        t,
+        "revoke",
+        after="verify",
+        days=days,
         action="vaultfed.revoke-token",
         target=cred_uid,
         api_call=f"POST auth/token/revoke-accessor {{accessor: {accessor}}} (final: Vault tokens cannot be disabled)",
         params={"accessor": accessor},
-        rollback=None,
-        not_before={"after": f"{t}.verify", "days": days},
         requires=[
-            Check(
-                id=f"{t}.old-token-unused",
-                observe="usage.unused-in-report",
-                params={"credential_uid": cred_uid, "since": f"${{{t}.verify.at}}"},
-                expect={"fresh": True, "usage_known": True, "used_after": False},
-                text=f"a scan made after the migration (NHIWARDEN_FRESH_REPORT) shows token {accessor} unused since",
+            unused_since_verify_check(
+                t,
+                "old-token-unused",
+                cred_uid,
+                f"a scan made after the migration (NHIWARDEN_FRESH_REPORT) shows token {accessor} unused since",
             ),
         ],
     )
@@ -399,22 +368,16 @@ def migrate_jwt(req: PlanRequest, ctx: Context, t: str, finding: Finding, identi
             params={"mount": mount, "role": name, "settings": settings, "issuer": consumer.issuer},
             rollback="none needed (read-only)",
         ),
-        Step(
-            id=f"{t}.consumer",
-            stage="deliver",
-            group=group,
-            action="migrate.consumer-config",
+        consumer_config_step(
+            t,
+            group,
             target=consumer.spec,
             api_call="write the hashicorp/vault-action step (printed with the plan)",
-            params={
-                "target": "vault-jwt",
-                "consumer": consumer.spec,
-                "role_arn": f"auth/{mount}/role/{name}",
-                "format": "yaml",
-                "snippet": snippet,
-                "path": req.snippet_path,
-            },
-            rollback="remove the snippet file if this step wrote it",
+            kind="vault-jwt",
+            consumer=consumer.spec,
+            role_arn=f"auth/{mount}/role/{name}",
+            snippet=snippet,
+            path=req.snippet_path,
         ),
         _revoke_step(t, cred.uid, accessor, req.verify_days),
     ]
@@ -768,28 +731,23 @@ def migrate_dynamic(req: PlanRequest, ctx: Context, t: str, finding: Finding, id
             params={"mount": mount, "role_path": plan.role.path, "body": plan.role.body, "max_ttl": max_ttl},
             rollback="none needed (read-only)",
         ),
-        Step(
-            id=f"{t}.consumer",
-            stage="deliver",
-            group=group,
-            action="migrate.consumer-config",
+        consumer_config_step(
+            t,
+            group,
             target=req.consumer or f"{kv_mount}/{kv_path}",
             api_call=f"write the Vault Agent template reading {plan.creds_path} (printed with the plan)",
-            params={
-                "target": "vault-dynamic-secrets",
-                "consumer": req.consumer,
-                "role_arn": plan.creds_path,
-                "format": "json",
-                "snippet": snippet,
-                "path": req.snippet_path,
-            },
-            rollback="remove the snippet file if this step wrote it",
+            kind="vault-dynamic-secrets",
+            consumer=req.consumer,
+            role_arn=plan.creds_path,
+            fmt="json",
+            snippet=snippet,
+            path=req.snippet_path,
         ),
-        Step(
-            id=f"{t}.destroy-kv",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "destroy-kv",
+            after="verify",
+            days=req.verify_days,
             action="vaultfed.destroy-kv-secret",
             target=cred.uid,
             api_call=(
@@ -797,15 +755,12 @@ def migrate_dynamic(req: PlanRequest, ctx: Context, t: str, finding: Finding, id
                 "disabled and deleted on its own provider (rotate/offboard playbook)"
             ),
             params={"mount": kv_mount, "path": kv_path},
-            rollback=None,
-            not_before={"after": f"{t}.verify", "days": req.verify_days},
             requires=[
-                Check(
-                    id=f"{t}.old-secret-unused",
-                    observe="usage.unused-in-report",
-                    params={"credential_uid": cred.uid, "since": f"${{{t}.verify.at}}"},
-                    expect={"fresh": True, "usage_known": True, "used_after": False},
-                    text=f"a scan made after the migration shows {kv_mount}/{kv_path} unused since",
+                unused_since_verify_check(
+                    t,
+                    "old-secret-unused",
+                    cred.uid,
+                    f"a scan made after the migration shows {kv_mount}/{kv_path} unused since",
                 )
             ],
         ),

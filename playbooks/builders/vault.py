@@ -14,7 +14,8 @@ from ..actions import Context
 from ..actions import vault as act
 from ..model import Check, Step
 from ..planner import Built, Skip, observe_into
-from .aws import _notify_step, _target
+from .aws import _target
+from .steps import delete_after_step, notify_first
 
 if TYPE_CHECKING:
     from ..planner import PlanRequest
@@ -59,11 +60,7 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
     ids_check.text = f"AppRole {role} has secret-id accessors {', '.join(ids['accessors']) or 'none'}"
     role_id = facts["role_id"]
 
-    steps: list[Step] = []
-    gate = None
-    if req.notify_webhook:
-        steps.append(_notify_step(req, t, finding, identity, next_stage="disable"))
-        gate = {"after": f"{t}.notify", "days": req.notice_days}
+    steps, gate = notify_first(req, t, finding, identity)
     steps += [
         Step(
             id=f"{t}.disable",
@@ -80,19 +77,17 @@ def offboard(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity:
             rollback="POST identity/entity/id/<id> {disabled: false} (or delete the entity it created)",
             not_before=gate,
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete",
+            after="disable",
+            days=req.delete_after_days,
             action="vault.destroy-secret-ids",
             target=finding.identity.uid,
             api_call=(
                 f"POST auth/{mount}/role/{role}/secret-id-accessor/destroy for {', '.join(ids['accessors']) or 'none'}"
             ),
             params={"mount": mount, "role": role, "accessors": ids["accessors"]},
-            rollback=None,
-            not_before={"after": f"{t}.disable", "days": req.delete_after_days},
             requires=[
                 Check(
                     id=f"{t}.still-disabled",
@@ -195,17 +190,15 @@ def rotate(req: PlanRequest, ctx: Context, t: str, finding: Finding, identity: I
             },
             rollback="none needed (the test token is revoked at once)",
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete",
+            after="verify",
+            days=req.delete_after_days,
             action="vault.destroy-secret-id",
             target=finding.credential.uid,
             api_call=f"POST auth/{mount}/role/{role}/secret-id-accessor/destroy {{secret_id_accessor: {accessor}}}",
             params={**base, "accessor": accessor},
-            rollback=None,
-            not_before={"after": f"{t}.verify", "days": req.delete_after_days},
         ),
     ]
     return Built(
@@ -291,17 +284,15 @@ def rotate_token(req: PlanRequest, ctx: Context, t: str, finding: Finding, ident
             },
             rollback="none needed (read-only)",
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete",
+            after="verify",
+            days=req.delete_after_days,
             action="vault.revoke-token",
             target=finding.credential.uid,
             api_call=f"POST auth/token/revoke-accessor {{accessor: {accessor}}}",
             params={"accessor": accessor},
-            rollback=None,
-            not_before={"after": f"{t}.verify", "days": req.delete_after_days},
         ),
     ]
     return Built(target=_target(finding, identity), checks=[check, delivery.check], steps=steps)
@@ -313,8 +304,6 @@ def offboard_token(req: PlanRequest, ctx: Context, t: str, finding: Finding, ide
     A token without an entity (e.g. created directly by another token) cannot be disabled reversibly:
     such a token is left out with a clear reason rather than revoked at once.
     """
-    from .aws import _notify_step
-
     accessor = finding.credential.id if finding.credential else finding.identity.uid.rsplit("/", 1)[-1]
     conn = ctx.plan.connections.setdefault("vault", {})
     addr_part = finding.identity.uid.split(":auth/", 1)[0].removeprefix("vault:")
@@ -347,11 +336,7 @@ def offboard_token(req: PlanRequest, ctx: Context, t: str, finding: Finding, ide
         expect={"entity_disabled": False},
         text=f"entity {entity_id} is enabled",
     )
-    steps: list[Step] = []
-    gate = None
-    if req.notify_webhook:
-        steps.append(_notify_step(req, t, finding, identity, next_stage="disable"))
-        gate = {"after": f"{t}.notify", "days": req.notice_days}
+    steps, gate = notify_first(req, t, finding, identity)
     steps += [
         Step(
             id=f"{t}.disable",
@@ -365,17 +350,15 @@ def offboard_token(req: PlanRequest, ctx: Context, t: str, finding: Finding, ide
             rollback=f"POST identity/entity/id/{entity_id} {{disabled: false}}",
             not_before=gate,
         ),
-        Step(
-            id=f"{t}.delete",
-            stage="delete",
-            group=f"{t}:delete",
-            manual=True,
+        delete_after_step(
+            t,
+            "delete",
+            after="disable",
+            days=req.delete_after_days,
             action="vault.revoke-token",
             target=finding.identity.uid,
             api_call=f"POST auth/token/revoke-accessor {{accessor: {accessor}}}",
             params={"accessor": accessor},
-            rollback=None,
-            not_before={"after": f"{t}.disable", "days": req.delete_after_days},
             requires=[
                 Check(
                     id=f"{t}.still-disabled",
